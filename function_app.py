@@ -1,0 +1,16 @@
+"""The Azure Functions app (v2 programming model): registers the blueprints, nothing else.
+
+No settings are read and no client is built here; ``app.get_functions()`` indexes with an empty
+environment. The use-cases build their services on first call (``sync_core.wiring``).
+"""
+
+import azure.functions as func
+
+from functions.http import bp as http_bp
+from functions.queues import bp as queues_bp
+from functions.timers import bp as timers_bp
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(timers_bp)
+app.register_functions(queues_bp)
+app.register_functions(http_bp)

@@ -1,0 +1,24 @@
+"""HTTP entry points: the Dataverse webhook receiver and the health check."""
+
+import azure.functions as func
+
+from sync_core.usecases import HttpResult, health, receive_dataverse_webhook
+
+bp = func.Blueprint()
+
+
+def _respond(result: HttpResult) -> func.HttpResponse:
+    return func.HttpResponse(result.json(), status_code=result.status, mimetype="application/json")
+
+
+@bp.function_name("dataverse_webhook")
+@bp.route(route="webhooks/dataverse", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def dataverse_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    # Authenticated by the x-webhook-secret header (Dataverse HttpHeader auth), not a function key.
+    return _respond(receive_dataverse_webhook(dict(req.headers), req.get_body()))
+
+
+@bp.function_name("health")
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health_check(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(health())

@@ -1,0 +1,14 @@
+"""Queue-triggered record processor: one message = one record of one mapping in one direction."""
+
+import azure.functions as func
+
+from sync_core.sync.messages import RECORD_QUEUE
+from sync_core.usecases import process_record_message
+
+bp = func.Blueprint()
+
+
+@bp.function_name("process_record")
+@bp.queue_trigger(arg_name="msg", queue_name=RECORD_QUEUE, connection="AzureWebJobsStorage")
+def process_record(msg: func.QueueMessage) -> None:
+    process_record_message(msg.get_body(), dequeue_count=msg.dequeue_count)

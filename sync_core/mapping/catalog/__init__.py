@@ -1,0 +1,182 @@
+"""Loading the integration table mappings from TOML files, validated at load.
+
+The default catalog is the ``*.toml`` files beside this module; ``load_catalog(extra_dirs)`` adds
+(or overrides, by mapping name) files from other folders, so a deployment can change or extend
+mappings without touching engine code. Every problem is a ``CatalogError`` naming the file and
+the entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, get_args
+
+from sync_core.errors import ConfigError
+from sync_core.mapping.hooks import HOOKS
+from sync_core.mapping.model import (
+    DeletionConflictResolution,
+    FieldMapping,
+    IntegrationTableMapping,
+    MappingDirection,
+    UpdateConflictResolution,
+)
+from sync_core.mapping.transforms import resolve
+
+CATALOG_DIR = Path(__file__).parent
+
+_MAPPING_KEYS = {
+    "name",
+    "bc_entity",
+    "crm_entity",
+    "crm_key",
+    "crm_logical_name",
+    "direction",
+    "fields",
+    "table_filter",
+    "integration_table_filter",
+    "synch_only_coupled",
+    "create_new_if_no_match",
+    "dependencies",
+    "hooks",
+    "interval_minutes",
+    "inactivity_timeout_minutes",
+    "update_conflict_resolution",
+    "deletion_conflict_resolution",
+}
+_FIELD_KEYS = {
+    "crm_field",
+    "bc_field",
+    "direction",
+    "transform",
+    "constant",
+    "enabled",
+    "on_insert_only",
+    "match",
+    "crm_write",
+}
+
+
+class CatalogError(ConfigError):
+    """A mapping file is invalid; the message says which file and which entry."""
+
+
+class Catalog:
+    def __init__(self, mappings: Iterable[IntegrationTableMapping]) -> None:
+        self._by_name = {m.name: m for m in mappings}
+
+    def get(self, name: str) -> IntegrationTableMapping:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(sorted(self._by_name))
+            raise CatalogError(f"unknown mapping {name!r} (known: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self._by_name.values(), key=lambda m: m.name))
+
+    def for_crm_entity(self, logical_name: str) -> list[IntegrationTableMapping]:
+        return [m for m in self if logical_name in (m.crm_logical_name, m.crm_entity)]
+
+
+def _check_keys(where: str, data: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise CatalogError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+def _choice(where: str, value: Any, literal: Any, key: str) -> Any:
+    options = get_args(literal)
+    if value not in options:
+        raise CatalogError(f"{where}: {key} must be one of {', '.join(options)}, not {value!r}")
+    return value
+
+
+def _field(where: str, data: Mapping[str, Any], mapping_direction: str) -> FieldMapping:
+    _check_keys(where, data, _FIELD_KEYS)
+    if not data.get("crm_field"):
+        raise CatalogError(f"{where}: crm_field is required")
+    if not data.get("bc_field") and "constant" not in data:
+        raise CatalogError(f"{where}: either bc_field or constant is required")
+    direction = _choice(where, data.get("direction", mapping_direction), MappingDirection, "direction")
+    if mapping_direction != "bidirectional" and direction != mapping_direction:
+        raise CatalogError(
+            f"{where}: direction {direction} contradicts the mapping's direction {mapping_direction}"
+        )
+    try:
+        resolve(data.get("transform", ""))
+    except ValueError as exc:
+        raise CatalogError(f"{where}: {exc}") from None
+    return FieldMapping(**{**data, "direction": direction})
+
+
+def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:
+    where = f"{path.name}"
+    _check_keys(where, data, _MAPPING_KEYS)
+    for key in ("name", "bc_entity", "crm_entity", "crm_key", "direction"):
+        if not data.get(key):
+            raise CatalogError(f"{where}: {key} is required")
+    where = f"{path.name} [{data['name']}]"
+    direction = _choice(where, data["direction"], MappingDirection, "direction")
+    _choice(
+        where,
+        data.get("update_conflict_resolution", "none"),
+        UpdateConflictResolution,
+        "update_conflict_resolution",
+    )
+    _choice(
+        where,
+        data.get("deletion_conflict_resolution", "none"),
+        DeletionConflictResolution,
+        "deletion_conflict_resolution",
+    )
+    fields = tuple(_field(f"{where} fields[{i}]", f, direction) for i, f in enumerate(data.get("fields", [])))
+    if not fields:
+        raise CatalogError(f"{where}: a mapping needs at least one field mapping")
+    seen: set[str] = set()
+    for i, f in enumerate(fields):
+        if f.crm_field in seen:
+            raise CatalogError(f"{where} fields[{i}]: crm_field {f.crm_field} is mapped twice")
+        seen.add(f.crm_field)
+    unknown_hooks = [h for h in data.get("hooks", []) if h not in HOOKS]
+    if unknown_hooks:
+        raise CatalogError(f"{where}: unknown hook(s) {', '.join(unknown_hooks)}")
+    values = {**data, "fields": fields, "direction": direction, "source_file": str(path)}
+    for key in ("dependencies", "hooks"):
+        values[key] = tuple(data.get(key, ()))
+    return IntegrationTableMapping(**values)
+
+
+def _read(path: Path) -> IntegrationTableMapping:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path.name}: not valid TOML: {exc}") from None
+    return _mapping(path, data)
+
+
+def load_catalog(extra_dirs: Iterable[Path] = (), *, include_defaults: bool = True) -> Catalog:
+    dirs = ([CATALOG_DIR] if include_defaults else []) + [Path(d) for d in extra_dirs]
+    mappings: dict[str, IntegrationTableMapping] = {}
+    for directory in dirs:
+        for path in sorted(directory.glob("*.toml")):
+            mapping = _read(path)
+            mappings[mapping.name] = mapping
+    for mapping in mappings.values():
+        missing = [d for d in mapping.dependencies if d not in mappings]
+        if missing:
+            raise CatalogError(
+                f"{Path(mapping.source_file).name} [{mapping.name}]: "
+                f"dependency on unknown mapping(s) {', '.join(missing)}"
+            )
+    return Catalog(mappings.values())
+
+
+@functools.cache
+def default_catalog() -> Catalog:
+    return load_catalog()

@@ -1,0 +1,86 @@
+"""Integration table mappings and field mappings as declared data (BC's vocabulary)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sync_core.state.ports import Direction
+
+MappingDirection = Literal["to-dataverse", "to-bc", "bidirectional"]
+UpdateConflictResolution = Literal["none", "send", "get"]
+DeletionConflictResolution = Literal["none", "remove-coupling", "restore"]
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """One integration field mapping: a BC field (or a constant) and a Dataverse attribute.
+
+    ``crm_field`` is the attribute as read (``name``, ``_transactioncurrencyid_value``) and
+    ``crm_write`` what is sent on write when it differs (``transactioncurrencyid@odata.bind``).
+    """
+
+    crm_field: str
+    bc_field: str = ""
+    direction: MappingDirection = "bidirectional"
+    transform: str = ""
+    constant: Any = None
+    enabled: bool = True
+    on_insert_only: bool = False
+    match: bool = False
+    crm_write: str = ""
+
+    def flows(self, direction: Direction) -> bool:
+        return self.enabled and self.direction in (direction, "bidirectional")
+
+    @property
+    def write_name(self) -> str:
+        return self.crm_write or self.crm_field
+
+
+@dataclass(frozen=True)
+class IntegrationTableMapping:
+    name: str
+    bc_entity: str
+    crm_entity: str
+    crm_key: str
+    direction: MappingDirection
+    fields: tuple[FieldMapping, ...]
+    table_filter: str = ""
+    integration_table_filter: str = ""
+    synch_only_coupled: bool = True
+    create_new_if_no_match: bool = False
+    dependencies: tuple[str, ...] = ()
+    hooks: tuple[str, ...] = ()
+    interval_minutes: int = 30
+    inactivity_timeout_minutes: int = 720
+    update_conflict_resolution: UpdateConflictResolution = "none"
+    deletion_conflict_resolution: DeletionConflictResolution = "none"
+    crm_logical_name: str = ""
+    source_file: str = field(default="", compare=False)
+
+    def allows(self, direction: Direction) -> bool:
+        return self.direction in (direction, "bidirectional")
+
+    def field_mappings(self, direction: Direction) -> tuple[FieldMapping, ...]:
+        return tuple(f for f in self.fields if f.flows(direction))
+
+    @property
+    def match_fields(self) -> tuple[FieldMapping, ...]:
+        return tuple(f for f in self.fields if f.match)
+
+    @property
+    def function_name(self) -> str:
+        return timer_function_name(self.name)
+
+    def directions(self) -> tuple[Direction, ...]:
+        if self.direction == "bidirectional":
+            return ("to-dataverse", "to-bc")
+        return (self.direction,)
+
+
+def timer_function_name(mapping_name: str) -> str:
+    """``sync_<mapping>``: lower-cased, every run of non-alphanumerics turned into ``_``."""
+    slug = re.sub(r"[^0-9a-z]+", "_", mapping_name.lower()).strip("_")
+    return f"sync_{slug}"

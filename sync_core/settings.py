@@ -1,0 +1,109 @@
+"""Typed settings read from the environment (the fixed configuration contract of design.md).
+
+Read once per worker (``load_settings`` is cached) and validated then: a bad or missing setting is
+a ``ConfigError`` naming the setting, never its value (values may be secrets).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from sync_core.errors import ConfigError
+
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+DEFAULT_SCHEDULE = "0 */30 * * * *"  # BC's default: every 30 minutes
+
+REQUIRED = (
+    "AzureWebJobsStorage",
+    "SYNC_TENANT_ID",
+    "SYNC_CLIENT_ID",
+    "SYNC_CLIENT_SECRET",
+    "BC_API_URL",
+    "BC_COMPANY_ID",
+    "DATAVERSE_URL",
+    "WEBHOOK_SECRET",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_connection: str
+    tenant_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    bc_api_url: str
+    bc_company_id: str
+    dataverse_url: str
+    webhook_secret: str = field(repr=False)
+    authority_host: str = DEFAULT_AUTHORITY_HOST
+    bc_scope: str = DEFAULT_BC_SCOPE
+
+    @property
+    def dataverse_api_root(self) -> str:
+        return f"{self.dataverse_url}/api/data/v9.2/"
+
+    @property
+    def dataverse_scope(self) -> str:
+        return f"{self.dataverse_url}/.default"
+
+    @property
+    def bc_companion_root(self) -> str:
+        """The companion API root: BC_API_URL with its last segment ``v2.0`` replaced."""
+        head, _, _ = self.bc_api_url.rpartition("/")
+        return f"{head}/bcsync/integration/v1.0"
+
+
+def _require_https_or_local(name: str, value: str) -> str:
+    parsed = urlparse(value)
+    local = parsed.hostname in {"127.0.0.1", "localhost"}
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise ConfigError(f"setting {name} must be an absolute URL")
+    if parsed.scheme == "http" and not local:
+        raise ConfigError(f"setting {name} must use https (http is allowed for 127.0.0.1 only)")
+    return value.rstrip("/")
+
+
+def _require_guid(name: str, value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError as exc:
+        raise ConfigError(f"setting {name} must be a GUID") from exc
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Build and validate settings from a mapping (the environment, or a test's dict)."""
+    missing = [name for name in REQUIRED if not env.get(name, "").strip()]
+    if missing:
+        raise ConfigError(f"missing settings: {', '.join(missing)}")
+    authority = env.get("SYNC_AUTHORITY_HOST", "").strip() or DEFAULT_AUTHORITY_HOST
+    if urlparse(authority).scheme != "https":
+        raise ConfigError("setting SYNC_AUTHORITY_HOST must be an https URL")
+    return Settings(
+        storage_connection=env["AzureWebJobsStorage"].strip(),
+        tenant_id=env["SYNC_TENANT_ID"].strip(),
+        client_id=env["SYNC_CLIENT_ID"].strip(),
+        client_secret=env["SYNC_CLIENT_SECRET"],
+        bc_api_url=_require_https_or_local("BC_API_URL", env["BC_API_URL"].strip()),
+        bc_company_id=_require_guid("BC_COMPANY_ID", env["BC_COMPANY_ID"].strip()),
+        dataverse_url=_require_https_or_local("DATAVERSE_URL", env["DATAVERSE_URL"].strip()),
+        webhook_secret=env["WEBHOOK_SECRET"],
+        authority_host=authority.rstrip("/"),
+        bc_scope=env.get("BC_SCOPE", "").strip() or DEFAULT_BC_SCOPE,
+    )
+
+
+@functools.cache
+def load_settings() -> Settings:
+    """Settings of this worker, from ``os.environ``, validated once."""
+    return settings_from(os.environ)
+
+
+def schedule_setting_name(function_name: str) -> str:
+    """App setting that overrides a timer's schedule: ``sync_currency`` -> ``SYNC_CURRENCY_SCHEDULE``."""
+    return f"{function_name.upper()}_SCHEDULE"

@@ -1,0 +1,115 @@
+"""azure-core errors -> the core's error hierarchy, and lazily created tables.
+
+Messages carry the operation, HTTP status and storage error code, never entity bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableClient
+
+from sync_core.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    ConflictError,
+    DataError,
+    NotFoundError,
+    SyncError,
+    TransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+_TRANSIENT_STATUS = frozenset({408, 429})
+
+
+def error_code(exc: AzureError) -> str | None:
+    code = getattr(exc, "error_code", None)
+    if code is None:
+        response = getattr(exc, "response", None)
+        code = response.headers.get("x-ms-error-code") if response is not None else None
+    return getattr(code, "value", code)
+
+
+def _status_error(what: str, exc: HttpResponseError) -> SyncError:
+    status = exc.status_code
+    code = error_code(exc)
+    text = f"{what} failed"
+    if status is None or status >= 500 or status in _TRANSIENT_STATUS:
+        return TransientError(text, status=status, code=code)
+    if status in (401, 403):
+        return ConfigError(f"{text}: storage refused the credentials", status=status, code=code)
+    if status == 404:
+        return NotFoundError(text, status=status, code=code)
+    if status in (409, 412):
+        return ConflictError(text, status=status, code=code)
+    return DataError(text, status=status, code=code)
+
+
+def classify(what: str, exc: AzureError) -> SyncError:
+    """The core error for an azure-core exception raised while doing ``what``."""
+    if isinstance(exc, ResourceExistsError):
+        return AlreadyExistsError(f"{what}: already exists", status=409, code=error_code(exc))
+    if isinstance(exc, ResourceModifiedError):
+        return ConflictError(f"{what}: changed since read", status=412, code=error_code(exc))
+    if isinstance(exc, ResourceNotFoundError):
+        return NotFoundError(f"{what}: not found", status=404, code=error_code(exc))
+    if isinstance(exc, ClientAuthenticationError):
+        return ConfigError(f"{what}: storage refused the credentials", code=error_code(exc))
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return TransientError(f"{what}: storage unreachable ({type(exc).__name__})")
+    if isinstance(exc, HttpResponseError):
+        return _status_error(what, exc)
+    return TransientError(f"{what}: {type(exc).__name__}")
+
+
+@contextmanager
+def mapped_errors(what: str) -> Iterator[None]:
+    """Re-raise azure-core exceptions of the block as the core's errors."""
+    try:
+        yield
+    except AzureError as exc:
+        raise classify(what, exc) from exc
+
+
+class LazyTable:
+    """A TableClient whose table is created (if missing) on first use, once per instance."""
+
+    def __init__(self, client: TableClient) -> None:
+        self._client = client
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._client.table_name
+
+    def client(self) -> TableClient:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    self._create()
+                    self._ready = True
+        return self._client
+
+    def _create(self) -> None:
+        with mapped_errors(f"create table {self.name}"):
+            try:
+                self._client.create_table()
+                logger.info("created table %s", self.name)
+            except ResourceExistsError:
+                pass

@@ -1,0 +1,221 @@
+"""In-memory twins of the state ports, for unit tests and the local runner.
+
+They pass the same contract suite as the Table Storage stores: thread-safe, ETags that change on
+every write, insert-if-absent and IfNotModified semantics, the same normalization of values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from sync_core.errors import AlreadyExistsError, ConflictError
+from sync_core.state.common import (
+    check_outcome,
+    clip,
+    empty_counts,
+    key_escape,
+    normalize_coupling,
+    normalize_error,
+    normalize_run,
+    require_utc,
+)
+from sync_core.state.ports import (
+    Coupling,
+    Direction,
+    JobRun,
+    JobSummary,
+    RecordOutcome,
+    SyncErrorEntry,
+    Watermark,
+)
+
+_etags = itertools.count(1)
+_etag_lock = threading.Lock()
+
+
+def _new_etag() -> str:
+    with _etag_lock:
+        return f'W/"mem-{next(_etags)}"'
+
+
+class MemoryCouplingStore:
+    """Couplings keyed by (mapping, bc_id), with an index by (mapping, crm_id)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._by_bc: dict[tuple[str, str], Coupling] = {}
+        self._by_crm: dict[tuple[str, str], str] = {}
+
+    def get_by_bc(self, mapping: str, bc_id: str) -> Coupling | None:
+        with self._lock:
+            return self._by_bc.get((mapping, bc_id))
+
+    def get_by_crm(self, mapping: str, crm_id: str) -> Coupling | None:
+        with self._lock:
+            bc_id = self._by_crm.get((mapping, crm_id))
+            return None if bc_id is None else self._by_bc.get((mapping, bc_id))
+
+    def claim(self, coupling: Coupling) -> Coupling:
+        bc_key = (coupling.mapping, coupling.bc_id)
+        crm_key = (coupling.mapping, coupling.crm_id)
+        with self._lock:
+            if bc_key in self._by_bc or crm_key in self._by_crm:
+                raise AlreadyExistsError(
+                    f"coupling {coupling.mapping} bc {coupling.bc_id} / crm {coupling.crm_id} already exists",
+                    status=409,
+                )
+            stored = normalize_coupling(coupling, _new_etag())
+            self._by_bc[bc_key] = stored
+            self._by_crm[crm_key] = coupling.bc_id
+            return stored
+
+    def save(self, coupling: Coupling) -> Coupling:
+        if coupling.etag is None:
+            raise ValueError("save needs the coupling's etag (read it first)")
+        with self._lock:
+            current = self._by_bc.get((coupling.mapping, coupling.bc_id))
+            if current is None or current.etag != coupling.etag:
+                raise ConflictError(
+                    f"coupling {coupling.mapping} bc {coupling.bc_id} changed since read",
+                    status=412,
+                )
+            if current.crm_id != coupling.crm_id:
+                raise ValueError("save cannot change a coupling's crm_id; delete and claim")
+            stored = normalize_coupling(coupling, _new_etag())
+            self._by_bc[(coupling.mapping, coupling.bc_id)] = stored
+            return stored
+
+    def delete(self, coupling: Coupling) -> None:
+        bc_key = (coupling.mapping, coupling.bc_id)
+        with self._lock:
+            current = self._by_bc.get(bc_key)
+            if current is None:
+                crm_key = (coupling.mapping, coupling.crm_id)
+                if self._by_crm.get(crm_key) == coupling.bc_id:
+                    del self._by_crm[crm_key]
+                return
+            if coupling.etag is not None and current.etag != coupling.etag:
+                raise ConflictError(
+                    f"coupling {coupling.mapping} bc {coupling.bc_id} changed since read",
+                    status=412,
+                )
+            del self._by_bc[bc_key]
+            self._by_crm.pop((coupling.mapping, current.crm_id), None)
+
+    def iter_mapping(self, mapping: str) -> Iterator[Coupling]:
+        with self._lock:
+            rows = [c for (m, _), c in self._by_bc.items() if m == mapping]
+        rows.sort(key=lambda c: key_escape(c.bc_id))
+        yield from rows
+
+
+class MemoryWatermarkStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, Direction], Watermark] = {}
+
+    def get(self, mapping: str, direction: Direction) -> Watermark:
+        with self._lock:
+            return self._rows.get((mapping, direction)) or Watermark(mapping, direction)
+
+    def advance(self, watermark: Watermark, value: datetime) -> Watermark:
+        value = require_utc(value)
+        if watermark.value is not None and value <= watermark.value:
+            return watermark
+        key = (watermark.mapping, watermark.direction)
+        with self._lock:
+            current = self._rows.get(key)
+            current_etag = current.etag if current else None
+            if current_etag != watermark.etag:
+                error = AlreadyExistsError if watermark.etag is None else ConflictError
+                raise error(
+                    f"watermark {watermark.mapping} {watermark.direction} changed since read",
+                    status=409 if watermark.etag is None else 412,
+                )
+            stored = Watermark(watermark.mapping, watermark.direction, value, _new_etag())
+            self._rows[key] = stored
+            return stored
+
+
+def _newest_run_first(run: JobRun) -> tuple[float, str]:
+    return (-run.started_at.timestamp(), key_escape(run.job_id))
+
+
+class MemoryJobLogStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, JobRun] = {}
+        self._outcomes: dict[str, dict[str, tuple[RecordOutcome, str]]] = {}
+
+    def save_run(self, run: JobRun) -> None:
+        with self._lock:
+            self._runs[run.job_id] = normalize_run(run)
+
+    def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
+        checked = check_outcome(outcome)
+        with self._lock:
+            self._outcomes.setdefault(job_id, {})[source_id] = (checked, clip(message) or "")
+
+    def summary(self, job_id: str) -> JobSummary | None:
+        with self._lock:
+            run = self._runs.get(job_id)
+            if run is None:
+                return None
+            counts = empty_counts()
+            for outcome, _ in self._outcomes.get(job_id, {}).values():
+                counts[outcome] = counts.get(outcome, 0) + 1
+            return JobSummary(run=run, counts=counts)
+
+    def list_runs(self, mapping: str | None = None, limit: int = 50) -> list[JobRun]:
+        with self._lock:
+            runs = [r for r in self._runs.values() if mapping is None or r.mapping == mapping]
+        runs.sort(key=_newest_run_first)
+        return runs[:limit]
+
+
+class MemorySyncErrorStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[SyncErrorEntry] = []
+
+    def add(self, entry: SyncErrorEntry) -> None:
+        stored = normalize_error(entry)
+        with self._lock:
+            self._entries.append(stored)
+
+    def list(self, mapping: str | None = None, limit: int = 100) -> list[SyncErrorEntry]:
+        with self._lock:
+            rows = [e for e in reversed(self._entries) if mapping is None or e.mapping == mapping]
+        rows.sort(key=lambda e: e.occurred_at, reverse=True)  # stable: later adds first on ties
+        return rows[:limit]
+
+
+class MemoryMessageQueue:
+    """A queue that keeps what was sent, in order (``messages``), for tests and local runs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.messages: list[str] = []
+        self.visibility_timeouts: list[int | None] = []
+        self._lock = threading.Lock()
+
+    def send(self, body: str, visibility_timeout: int | None = None) -> None:
+        with self._lock:
+            self.messages.append(body)
+            self.visibility_timeouts.append(visibility_timeout)
+
+    def send_many(self, bodies: Iterable[str]) -> int:
+        count = 0
+        for body in bodies:
+            self.send(body)
+            count += 1
+        return count
+
+    def take_all(self) -> list[str]:
+        """Remove and return every message sent so far (oldest first)."""
+        with self._lock:
+            taken, self.messages, self.visibility_timeouts = self.messages, [], []
+        return taken

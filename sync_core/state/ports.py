@@ -1,0 +1,192 @@
+"""State ports: couplings, watermarks, job log, sync errors, queues.
+
+Each port has a Table Storage implementation (``tables.py``) and an in-memory twin (``memory.py``);
+one contract suite (``tests/contract``) runs against both. Rows are written with ETags: a stale
+write raises ``ConflictError``; an insert-if-absent that finds the row raises ``AlreadyExistsError``.
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal, Protocol
+
+Direction = Literal["to-dataverse", "to-bc"]
+SyncResult = Literal["success", "failure"]
+RecordOutcome = Literal["inserted", "modified", "unchanged", "skipped", "failed"]
+CouplingState = Literal["claimed", "coupled"]
+
+DIRECTIONS: tuple[Direction, ...] = ("to-dataverse", "to-bc")
+OUTCOMES: tuple[RecordOutcome, ...] = ("inserted", "modified", "unchanged", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class DirectionStatus:
+    """Last synchronization result of one direction of a coupling (BC's Last Synch. (CRM) Result)."""
+
+    result: SyncResult | None = None
+    error: str | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Coupling:
+    """One BC record linked to one Dataverse row, for one integration table mapping.
+
+    A coupling starts ``claimed`` (insert-if-absent, before the counterpart is created, with the
+    Dataverse id the creator will use) and becomes ``coupled`` once the counterpart exists.
+    """
+
+    mapping: str
+    bc_id: str
+    crm_id: str
+    state: CouplingState = "coupled"
+    bc_modified_on: datetime | None = None  # BC "Last Synch. Modified On"
+    crm_modified_on: datetime | None = None  # BC "Last Synch. CRM Modified On"
+    to_dataverse: DirectionStatus = field(default_factory=DirectionStatus)
+    to_bc: DirectionStatus = field(default_factory=DirectionStatus)
+    skipped: bool = False
+    claimed_at: datetime | None = None
+    etag: str | None = None
+
+    def status(self, direction: Direction) -> DirectionStatus:
+        return self.to_dataverse if direction == "to-dataverse" else self.to_bc
+
+    def with_status(self, direction: Direction, status: DirectionStatus) -> Coupling:
+        if direction == "to-dataverse":
+            return replace(self, to_dataverse=status)
+        return replace(self, to_bc=status)
+
+
+class CouplingStore(Protocol):
+    def get_by_bc(self, mapping: str, bc_id: str) -> Coupling | None: ...
+
+    def get_by_crm(self, mapping: str, crm_id: str) -> Coupling | None: ...
+
+    def claim(self, coupling: Coupling) -> Coupling:
+        """Insert-if-absent keyed by (mapping, bc_id) AND (mapping, crm_id), atomically.
+
+        Raises AlreadyExistsError when either side is already coupled or claimed. Returns the
+        stored coupling with its ETag.
+        """
+        ...
+
+    def save(self, coupling: Coupling) -> Coupling:
+        """Update an existing coupling, IfNotModified its ``etag``; ConflictError if stale.
+
+        The ids (bc_id, crm_id) of a saved coupling must not change; use delete + claim for that.
+        """
+        ...
+
+    def delete(self, coupling: Coupling) -> None:
+        """Remove both lookups of the coupling (IfNotModified its etag; absent is not an error)."""
+        ...
+
+    def iter_mapping(self, mapping: str) -> Iterator[Coupling]: ...
+
+
+@dataclass(frozen=True)
+class Watermark:
+    mapping: str
+    direction: Direction
+    value: datetime | None = None
+    etag: str | None = None
+
+
+class WatermarkStore(Protocol):
+    def get(self, mapping: str, direction: Direction) -> Watermark:
+        """Never None: an unknown watermark has ``value=None`` and ``etag=None``."""
+        ...
+
+    def advance(self, watermark: Watermark, value: datetime) -> Watermark:
+        """Move forward only (a value not later than the stored one changes nothing).
+
+        Written IfNotModified ``watermark.etag`` (insert-if-absent when etag is None);
+        ConflictError if it changed since read.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One run of a mapping job in one direction (BC's Integration Synch. Job)."""
+
+    job_id: str
+    mapping: str
+    direction: Direction
+    started_at: datetime
+    finished_enqueue_at: datetime | None = None
+    read: int = 0  # records scanned by the job
+    enqueued: int = 0  # per-record messages sent
+    message: str = ""
+    kind: str = "synchronization"
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """A job run plus the outcome counts of the records its messages processed so far."""
+
+    run: JobRun
+    counts: dict[str, int]
+
+    @property
+    def processed(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> bool:
+        return self.run.finished_enqueue_at is not None and self.processed >= self.run.enqueued
+
+
+class JobLogStore(Protocol):
+    def save_run(self, run: JobRun) -> None:
+        """Upsert the run row (called at start, and again when enqueueing is done)."""
+        ...
+
+    def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
+        """Upsert the per-record outcome row; running it twice counts once (idempotent)."""
+        ...
+
+    def summary(self, job_id: str) -> JobSummary | None: ...
+
+    def list_runs(self, mapping: str | None = None, limit: int = 50) -> list[JobRun]:
+        """Newest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class SyncErrorEntry:
+    """One failure, tied to a record pair, mapping and field, with a remedy (BC's job errors)."""
+
+    mapping: str
+    direction: Direction
+    source_id: str
+    message: str
+    occurred_at: datetime
+    job_id: str = ""
+    destination_id: str = ""
+    field: str = ""
+    remedy: str = ""
+    error_code: str = ""
+
+
+class SyncErrorStore(Protocol):
+    def add(self, entry: SyncErrorEntry) -> None: ...
+
+    def list(self, mapping: str | None = None, limit: int = 100) -> list[SyncErrorEntry]:
+        """Newest first."""
+        ...
+
+
+class MessageQueue(Protocol):
+    """A storage queue as the core sees it: text messages, at-least-once."""
+
+    name: str
+
+    def send(self, body: str, visibility_timeout: int | None = None) -> None: ...
+
+    def send_many(self, bodies: Iterable[str]) -> int:
+        """Send each body; returns how many were sent. Raises on the first failure."""
+        ...

@@ -1,0 +1,72 @@
+"""Storage queues: ``AzureMessageQueue`` over azure-storage-queue, and the in-memory twin.
+
+Messages go out Base64-encoded, as the Functions queue trigger expects
+(host.json ``messageEncoding: base64``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from sync_core.state.azure_common import classify, mapped_errors
+from sync_core.state.memory import MemoryMessageQueue
+
+__all__ = ["AzureMessageQueue", "MemoryMessageQueue", "queue_client"]
+
+logger = logging.getLogger(__name__)
+
+
+def queue_client(conn_str: str, name: str) -> QueueClient:
+    """A QueueClient that writes and reads Base64 text (the Functions trigger's format)."""
+    return QueueClient.from_connection_string(
+        conn_str,
+        name,
+        message_encode_policy=TextBase64EncodePolicy(),
+        message_decode_policy=TextBase64DecodePolicy(),
+    )
+
+
+class AzureMessageQueue:
+    """MessageQueue over one storage queue; the queue is created on the first send."""
+
+    def __init__(self, conn_str: str, name: str) -> None:
+        self.name = name
+        self._client = queue_client(conn_str, name)
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _ensure_queue(self) -> QueueClient:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    self._create()
+                    self._ready = True
+        return self._client
+
+    def _create(self) -> None:
+        with mapped_errors(f"create queue {self.name}"):
+            try:
+                self._client.create_queue()
+                logger.info("created queue %s", self.name)
+            except ResourceExistsError:
+                pass
+
+    def send(self, body: str, visibility_timeout: int | None = None) -> None:
+        client = self._ensure_queue()
+        try:
+            client.send_message(body, visibility_timeout=visibility_timeout)
+        except AzureError as exc:
+            raise classify(f"send to queue {self.name}", exc) from exc
+
+    def send_many(self, bodies: Iterable[str]) -> int:
+        count = 0
+        for body in bodies:
+            self.send(body)
+            count += 1
+        logger.debug("sent %d messages to queue %s", count, self.name)
+        return count

@@ -1,0 +1,210 @@
+"""Job log and sync errors in Azure Table Storage, and the factory for all table stores.
+
+Job runs (``<prefix>jobruns``), each run upserted as three copies so every read is one partition:
+  PartitionKey = mapping, RowKey = inverted start time + job id   (a mapping's runs, newest first)
+  PartitionKey = ``%all``, same RowKey                            (all runs, newest first)
+  PartitionKey = ``%job``, RowKey = job id                        (a run by its id)
+``%`` followed by a non-hex letter never comes out of ``key_escape``, so these cannot collide
+with a mapping. Record outcomes (``<prefix>joboutcomes``): PartitionKey = job id, RowKey = source
+id; an upsert, so a redelivered message counts once. Sync errors (``<prefix>syncerrors``):
+PartitionKey = mapping, RowKey = inverted time + short uuid.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict
+from itertools import islice
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, UpdateMode
+
+from sync_core.state.azure_common import LazyTable, mapped_errors
+from sync_core.state.common import (
+    check_outcome,
+    clip,
+    empty_counts,
+    inverted_ticks,
+    key_escape,
+    normalize_error,
+    normalize_run,
+    require_utc,
+    to_utc,
+)
+from sync_core.state.ports import JobRun, JobSummary, RecordOutcome, SyncErrorEntry
+from sync_core.state.stores import StateStores
+from sync_core.state.tables import (
+    TableCouplingStore,
+    TableWatermarkStore,
+    check_prefix,
+    table_client,
+)
+
+logger = logging.getLogger(__name__)
+
+ALL_RUNS = "%all"
+RUN_BY_ID = "%job"
+_MAX_PAGE = 1000
+
+
+def _as_int(value: Any) -> int:
+    return int(value.value if isinstance(value, EntityProperty) else value or 0)
+
+
+def _run_entity(run: JobRun, pk: str, rk: str) -> dict[str, Any]:
+    return {
+        "PartitionKey": pk,
+        "RowKey": rk,
+        "job_id": run.job_id,
+        "mapping": run.mapping,
+        "direction": run.direction,
+        "started_at": run.started_at,
+        "finished_enqueue_at": run.finished_enqueue_at,
+        "read": (run.read, EdmType.INT64),
+        "enqueued": (run.enqueued, EdmType.INT64),
+        "message": run.message,
+        "kind": run.kind,
+    }
+
+
+def _run_from_entity(e: TableEntity) -> JobRun:
+    return JobRun(
+        job_id=e["job_id"],
+        mapping=e["mapping"],
+        direction=e["direction"],
+        started_at=require_utc(e["started_at"]),
+        finished_enqueue_at=to_utc(e.get("finished_enqueue_at")),
+        read=_as_int(e.get("read")),
+        enqueued=_as_int(e.get("enqueued")),
+        message=e.get("message", ""),
+        kind=e.get("kind", "synchronization"),
+    )
+
+
+def _page(limit: int) -> int:
+    return max(1, min(limit, _MAX_PAGE))
+
+
+class TableJobLogStore:
+    """JobLogStore over a runs table and an outcomes table.
+
+    ``save_run`` keys the listing rows by ``started_at``: keep it the same for one job id.
+    """
+
+    def __init__(self, runs: TableClient, outcomes: TableClient) -> None:
+        self._runs = LazyTable(runs)
+        self._outcomes = LazyTable(outcomes)
+
+    def save_run(self, run: JobRun) -> None:
+        run = normalize_run(run)
+        by_id = key_escape(run.job_id)
+        listed = f"{inverted_ticks(run.started_at)}_{by_id}"
+        keys = ((key_escape(run.mapping), listed), (ALL_RUNS, listed), (RUN_BY_ID, by_id))
+        with mapped_errors(f"save job run {run.job_id}"):
+            client = self._runs.client()
+            for pk, rk in keys:
+                client.upsert_entity(_run_entity(run, pk, rk), mode=UpdateMode.REPLACE)
+
+    def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
+        entity = {
+            "PartitionKey": key_escape(job_id),
+            "RowKey": key_escape(source_id),
+            "source_id": source_id,
+            "outcome": check_outcome(outcome),
+            "message": clip(message) or "",
+        }
+        with mapped_errors(f"record outcome of job {job_id} record {source_id}"):
+            self._outcomes.client().upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def summary(self, job_id: str) -> JobSummary | None:
+        with mapped_errors(f"read job run {job_id}"):
+            try:
+                row = self._runs.client().get_entity(RUN_BY_ID, key_escape(job_id))
+            except ResourceNotFoundError:
+                return None
+        counts = empty_counts()
+        with mapped_errors(f"count outcomes of job {job_id}"):
+            rows = self._outcomes.client().query_entities(
+                "PartitionKey eq @pk",
+                parameters={"pk": key_escape(job_id)},
+                select=["outcome"],
+                results_per_page=_MAX_PAGE,
+            )
+            for outcome_row in rows:
+                outcome = str(outcome_row.get("outcome"))
+                counts[outcome] = counts.get(outcome, 0) + 1
+        return JobSummary(run=_run_from_entity(row), counts=counts)
+
+    def list_runs(self, mapping: str | None = None, limit: int = 50) -> list[JobRun]:
+        pk = ALL_RUNS if mapping is None else key_escape(mapping)
+        with mapped_errors(f"list job runs of {mapping or 'all mappings'}"):
+            rows = self._runs.client().query_entities(
+                "PartitionKey eq @pk", parameters={"pk": pk}, results_per_page=_page(limit)
+            )
+            return [_run_from_entity(e) for e in islice(rows, max(limit, 0))]
+
+
+def _error_entity(entry: SyncErrorEntry) -> dict[str, Any]:
+    return {
+        "PartitionKey": key_escape(entry.mapping),
+        "RowKey": f"{inverted_ticks(entry.occurred_at)}_{uuid.uuid4().hex[:12]}",
+        **asdict(entry),
+    }
+
+
+def _error_from_entity(e: TableEntity) -> SyncErrorEntry:
+    texts = ("job_id", "destination_id", "field", "remedy", "error_code")
+    return SyncErrorEntry(
+        mapping=e["mapping"],
+        direction=e["direction"],
+        source_id=e["source_id"],
+        message=e.get("message", ""),
+        occurred_at=require_utc(e["occurred_at"]),
+        **{name: e.get(name, "") for name in texts},
+    )
+
+
+class TableSyncErrorStore:
+    def __init__(self, table: TableClient) -> None:
+        self._table = LazyTable(table)
+
+    def add(self, entry: SyncErrorEntry) -> None:
+        entry = normalize_error(entry)
+        with mapped_errors(f"add sync error {entry.mapping} record {entry.source_id}"):
+            self._table.client().create_entity(_error_entity(entry))
+
+    def _rows(self, mapping: str | None, limit: int) -> Iterator[TableEntity]:
+        client = self._table.client()
+        if mapping is None:
+            return iter(client.list_entities(results_per_page=_MAX_PAGE))
+        return iter(
+            client.query_entities(
+                "PartitionKey eq @pk",
+                parameters={"pk": key_escape(mapping)},
+                results_per_page=_page(limit),
+            )
+        )
+
+    def list(self, mapping: str | None = None, limit: int = 100) -> list[SyncErrorEntry]:
+        with mapped_errors(f"list sync errors of {mapping or 'all mappings'}"):
+            rows = self._rows(mapping, limit)
+            if mapping is None:  # partitions come in key order: sort across them
+                rows = iter(sorted(rows, key=lambda e: e["RowKey"]))
+            return [_error_from_entity(e) for e in islice(rows, max(limit, 0))]
+
+
+def build_table_stores(conn_str: str, prefix: str = "bcsync") -> StateStores:
+    """The four Table Storage stores, tables ``<prefix>couplings`` etc. (created on first use)."""
+    check_prefix(prefix)
+    return StateStores(
+        couplings=TableCouplingStore(table_client(conn_str, f"{prefix}couplings")),
+        watermarks=TableWatermarkStore(table_client(conn_str, f"{prefix}watermarks")),
+        job_log=TableJobLogStore(
+            table_client(conn_str, f"{prefix}jobruns"),
+            table_client(conn_str, f"{prefix}joboutcomes"),
+        ),
+        sync_errors=TableSyncErrorStore(table_client(conn_str, f"{prefix}syncerrors")),
+    )

@@ -1,0 +1,87 @@
+"""Coupling bookkeeping after a record sync: success stamps, failures, BC's skip rule."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from sync_core.errors import ConflictError, PermanentError
+from sync_core.mapping.model import IntegrationTableMapping
+from sync_core.state.ports import Coupling, CouplingStore, DirectionStatus, SyncErrorEntry
+from sync_core.sync.context import SyncContext
+from sync_core.sync.messages import RecordMessage
+from sync_core.systems.ports import Record
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REMEDY = "Correct the record or the mapping, then retry it (python -m sync_core retry)."
+
+
+def _later(stored: datetime | None, new: datetime) -> datetime:
+    return new if stored is None or new > stored else stored
+
+
+def record_success(
+    store: CouplingStore, coupling: Coupling, msg: RecordMessage, source: Record, dest: Record
+) -> Coupling:
+    """Stamp both sides' modified-on (only ever forward) and the direction's Success."""
+    bc, crm = (source, dest) if msg.direction == "to-dataverse" else (dest, source)
+    updated = replace(
+        coupling.with_status(msg.direction, DirectionStatus("success", None, msg.job_id)),
+        bc_modified_on=_later(coupling.bc_modified_on, bc.modified_on),
+        crm_modified_on=_later(coupling.crm_modified_on, crm.modified_on),
+        skipped=False,
+    )
+    return store.save(updated)
+
+
+def _mark_failed(store: CouplingStore, mapping: str, msg: RecordMessage, error: str) -> bool:
+    """Failure on the coupling; the same error twice in a row in one direction -> Skipped."""
+    for _ in range(3):
+        if msg.direction == "to-dataverse":
+            coupling = store.get_by_bc(mapping, msg.source_id)
+        else:
+            coupling = store.get_by_crm(mapping, msg.source_id)
+        if coupling is None or coupling.state != "coupled":
+            return False
+        previous = coupling.status(msg.direction)
+        skipped = coupling.skipped or (previous.result == "failure" and previous.error == error)
+        status = DirectionStatus("failure", error[:2048], msg.job_id)
+        try:
+            store.save(replace(coupling.with_status(msg.direction, status), skipped=skipped))
+            return skipped and not coupling.skipped
+        except ConflictError:
+            continue
+    return False
+
+
+def record_failure(
+    ctx: SyncContext, mapping: IntegrationTableMapping, msg: RecordMessage, exc: PermanentError
+) -> bool:
+    """Log the failure with mapping, record, field and remedy; returns True if now Skipped."""
+    skipped = _mark_failed(ctx.stores.couplings, mapping.name, msg, exc.message)
+    field = getattr(exc, "field", "") or ""
+    ctx.stores.sync_errors.add(
+        SyncErrorEntry(
+            mapping=mapping.name,
+            direction=msg.direction,
+            source_id=msg.source_id,
+            message=exc.message,
+            occurred_at=ctx.clock(),
+            job_id=msg.job_id,
+            field=field,
+            remedy=exc.remedy or DEFAULT_REMEDY,
+            error_code=exc.code or "",
+        )
+    )
+    log.warning(
+        "%s %s %s failed%s: %s%s",
+        mapping.name,
+        msg.direction,
+        msg.source_id,
+        f" on field {field}" if field else "",
+        exc.message,
+        " -> Skipped" if skipped else "",
+    )
+    return skipped

@@ -1,0 +1,41 @@
+"""Per-record queue messages: what a mapping job or a webhook asks the record processor to do."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, get_args
+
+from sync_core.errors import DataError
+from sync_core.state.ports import Direction
+
+RECORD_QUEUE = "sync-records"
+MAX_MESSAGE_BYTES = 48 * 1024  # a base64-encoded storage queue message must stay under 64 KiB
+
+
+@dataclass(frozen=True)
+class RecordMessage:
+    mapping: str
+    direction: Direction
+    source_id: str
+    job_id: str = ""
+    reason: str = "modified"  # modified | retry | webhook | full-sync | command
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str | bytes) -> RecordMessage:
+        try:
+            data: Any = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"record message is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise DataError("record message must be a JSON object")
+        missing = [k for k in ("mapping", "direction", "source_id") if not data.get(k)]
+        if missing:
+            raise DataError(f"record message lacks {', '.join(missing)}")
+        if data["direction"] not in get_args(Direction):
+            raise DataError(f"record message has unknown direction {data['direction']!r}")
+        known = {"mapping", "direction", "source_id", "job_id", "reason"}
+        return RecordMessage(**{k: str(v) for k, v in data.items() if k in known})

@@ -1,0 +1,66 @@
+"""Dataverse webhook -> per-record messages for every mapping that brings that table to BC."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field, replace
+
+from sync_core.state.ports import JobRun
+from sync_core.sync.context import SyncContext
+from sync_core.sync.messages import RecordMessage
+from sync_core.webhooks.dataverse import SYNC_MESSAGES, DataverseEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    enqueued: list[RecordMessage] = field(default_factory=list)
+    ignored: str = ""
+    job_id: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "enqueued": [
+                {"mapping": m.mapping, "direction": m.direction, "source_id": m.source_id}
+                for m in self.enqueued
+            ],
+            "ignored": self.ignored or None,
+            "job_id": self.job_id or None,
+        }
+
+
+def enqueue_dataverse_event(ctx: SyncContext, event: DataverseEvent) -> IntakeResult:
+    if event.message_name not in SYNC_MESSAGES:
+        return IntakeResult(ignored=f"message {event.message_name} does not change synchronized data")
+    mappings = [m for m in ctx.catalog.for_crm_entity(event.entity) if m.allows("to-bc")]
+    if not mappings:
+        return IntakeResult(ignored=f"no mapping synchronizes {event.entity} to Business Central")
+    if event.user_id and event.user_id == ctx.dataverse.whoami():
+        return IntakeResult(ignored="change made by the integration user (echo)")
+    started = ctx.clock()
+    run = JobRun(
+        f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}", mappings[0].name, "to-bc", started, kind="webhook"
+    )
+    messages = [RecordMessage(m.name, "to-bc", event.entity_id, run.job_id, "webhook") for m in mappings]
+    ctx.stores.job_log.save_run(run)
+    sent = ctx.record_queue.send_many(m.to_json() for m in messages)
+    ctx.stores.job_log.save_run(
+        replace(
+            run,
+            finished_enqueue_at=ctx.clock(),
+            read=1,
+            enqueued=sent,
+            message=f"webhook {event.message_name} {event.entity}",
+        )
+    )
+    log.info(
+        "webhook %s %s %s (correlation %s): enqueued %d",
+        event.message_name,
+        event.entity,
+        event.entity_id,
+        event.correlation_id or "-",
+        sent,
+    )
+    return IntakeResult(enqueued=messages, job_id=run.job_id)

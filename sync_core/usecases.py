@@ -1,0 +1,105 @@
+"""The use-cases the function entry points call, with plain values in and out.
+
+Each takes what the trigger gave (a mapping name, message bytes, headers and body) and returns
+plain values; services come from ``wiring.services()`` unless a test passes its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync_core.errors import ConfigError, SyncError, TransientError
+from sync_core.state.ports import JobRun, SyncErrorEntry
+from sync_core.sync.context import SyncContext
+from sync_core.sync.mapping_job import run_mapping_job
+from sync_core.sync.messages import RecordMessage
+from sync_core.sync.record_sync import Outcome, RecordSynchronizer
+from sync_core.sync.webhook_intake import enqueue_dataverse_event
+from sync_core.webhooks.dataverse import WebhookError, authenticate, parse
+from sync_core.wiring import services
+
+log = logging.getLogger(__name__)
+
+MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def json(self) -> str:
+        return json.dumps(self.body, separators=(",", ":"), default=str)
+
+
+def _context(ctx: SyncContext | None) -> SyncContext:
+    return ctx or services().sync_context()
+
+
+def run_mapping_timer(
+    mapping: str, *, past_due: bool = False, ctx: SyncContext | None = None
+) -> list[JobRun]:
+    if past_due:
+        log.info("%s: timer is past due; running now", mapping)
+    return run_mapping_job(_context(ctx), mapping, trigger="timer")
+
+
+def process_record_message(
+    body: bytes | str, *, dequeue_count: int | None = None, ctx: SyncContext | None = None
+) -> Outcome:
+    """Queue trigger body. Transient errors re-raise (redelivery); the last attempt is logged."""
+    message = RecordMessage.from_json(body)
+    context = _context(ctx)
+    try:
+        return RecordSynchronizer(context).process(message)
+    except TransientError as exc:
+        if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
+            _record_poisoned(context, message, exc)
+        raise
+
+
+def _record_poisoned(ctx: SyncContext, message: RecordMessage, exc: SyncError) -> None:
+    ctx.stores.sync_errors.add(
+        SyncErrorEntry(
+            mapping=message.mapping,
+            direction=message.direction,
+            source_id=message.source_id,
+            message=f"gave up after {MAX_DEQUEUE_COUNT} attempts: {exc.message}",
+            occurred_at=ctx.clock(),
+            job_id=message.job_id,
+            error_code=exc.code or "",
+            remedy="The message was moved to the poison queue; once the cause is fixed, retry the "
+            "record (python -m sync_core retry).",
+        )
+    )
+
+
+def receive_dataverse_webhook(
+    headers: dict[str, str], body: bytes, *, ctx: SyncContext | None = None, secret: str | None = None
+) -> HttpResult:
+    try:
+        authenticate(headers, secret if secret is not None else services().settings.webhook_secret)
+        event = parse(body, headers)
+    except WebhookError as exc:
+        log.warning("dataverse webhook refused (%d): %s", exc.status, exc.reason)
+        return HttpResult(exc.status, {"error": exc.reason})
+    try:
+        result = enqueue_dataverse_event(_context(ctx), event)
+    except TransientError as exc:  # Dataverse retries 502/503/504 once
+        log.warning("dataverse webhook for %s %s not enqueued: %s", event.entity, event.entity_id, exc)
+        return HttpResult(503, {"error": "temporarily unable to enqueue; try again"})
+    return HttpResult(202, result.as_json())
+
+
+def health(*, check: Any = None) -> HttpResult:
+    """Storage reachable, settings valid, both APIs' sign-in working. Never shows a secret."""
+    from sync_core.health import run_checks  # local import keeps this module light
+
+    try:
+        report = (check or run_checks)()
+    except ConfigError as exc:
+        return HttpResult(503, {"status": "unhealthy", "settings": {"ok": False, "error": exc.message}})
+    return HttpResult(200 if report["status"] == "healthy" else 503, report)

@@ -1,0 +1,86 @@
+"""Builds the real services (HTTP session, sign-in, adapters, stores, queue) lazily, once per worker.
+
+Nothing here runs at import. ``services()`` is cached: one ``requests.Session`` (connection pool),
+one msal confidential client (its token cache serves both scopes) per worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from sync_core.mapping.catalog import Catalog, default_catalog, load_catalog
+from sync_core.odata.auth import BearerAuth, LazyConfidentialApp, MsalTokenProvider
+from sync_core.odata.client import ODataClient
+from sync_core.settings import Settings, load_settings
+from sync_core.state.ports import MessageQueue
+from sync_core.state.queues import AzureMessageQueue
+from sync_core.state.stores import StateStores, table_stores
+from sync_core.sync.context import SyncContext
+from sync_core.sync.messages import RECORD_QUEUE
+from sync_core.systems.bc import BcAdapter
+from sync_core.systems.dataverse import DataverseAdapter
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    bc: BcAdapter
+    dataverse: DataverseAdapter
+    stores: StateStores
+    record_queue: MessageQueue
+    bc_tokens: MsalTokenProvider
+    dataverse_tokens: MsalTokenProvider
+
+    def sync_context(self) -> SyncContext:
+        return SyncContext(self.catalog, self.bc, self.dataverse, self.stores, self.record_queue)
+
+
+def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Services:
+    session = requests.Session()
+    app = LazyConfidentialApp(
+        tenant_id=settings.tenant_id,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        authority_host=settings.authority_host,
+        http_client=session,
+    )
+    bc_tokens = MsalTokenProvider(app, settings.bc_scope)
+    dv_tokens = MsalTokenProvider(app, settings.dataverse_scope)
+    bc_auth, dv_auth = BearerAuth(bc_tokens), BearerAuth(dv_tokens)
+    v2 = ODataClient(session, settings.bc_api_url, system="bc", auth=bc_auth)
+    companion = ODataClient(session, settings.bc_companion_root, system="bc", auth=bc_auth)
+    dv = ODataClient(session, settings.dataverse_api_root, system="dataverse", auth=dv_auth)
+    return Services(
+        settings=settings,
+        catalog=catalog or default_catalog(),
+        bc=BcAdapter(v2, companion, settings.bc_company_id),
+        dataverse=DataverseAdapter(dv),
+        stores=table_stores(settings.storage_connection),
+        record_queue=AzureMessageQueue(settings.storage_connection, RECORD_QUEUE),
+        bc_tokens=bc_tokens,
+        dataverse_tokens=dv_tokens,
+    )
+
+
+def catalog_from_environment() -> Catalog:
+    """The built-in catalog, plus the mapping files of ``SYNC_MAPPINGS_DIR`` when it is set."""
+    extra = os.environ.get("SYNC_MAPPINGS_DIR", "").strip()
+    return load_catalog([Path(extra)]) if extra else default_catalog()
+
+
+@functools.cache
+def services() -> Services:
+    """The worker's services, built on first use from the environment's settings."""
+    return build_services(load_settings(), catalog=catalog_from_environment())
+
+
+def reset() -> None:
+    """Forget the cached settings and services (tests and the local runner change the environment)."""
+    services.cache_clear()
+    load_settings.cache_clear()

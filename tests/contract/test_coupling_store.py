@@ -1,0 +1,242 @@
+"""CouplingStore contract: the in-memory twin and the Table Storage store behave the same."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from azure.data.tables import TableClient, TableServiceClient
+
+from sync_core.errors import AlreadyExistsError, ConflictError, TransientError
+from sync_core.state.common import ERROR_MAX, key_escape, key_unescape
+from sync_core.state.ports import Coupling, DirectionStatus
+from sync_core.state.stores import StateStores, table_stores
+from sync_core.state.tables import TableCouplingStore
+
+MAPPING = "UNIT OF MEASURE"
+
+
+def coupling(bc_id: str = "bc-1", crm_id: str = "crm-1", mapping: str = MAPPING, **kw) -> Coupling:
+    return Coupling(mapping=mapping, bc_id=bc_id, crm_id=crm_id, **kw)
+
+
+def test_claim_then_get_by_both_ids(stores: StateStores) -> None:
+    store = stores.couplings
+    claimed = store.claim(coupling(state="claimed"))
+    assert claimed.etag
+    assert store.get_by_bc(MAPPING, "bc-1") == claimed
+    assert store.get_by_crm(MAPPING, "crm-1") == claimed
+    assert store.get_by_bc(MAPPING, "bc-2") is None
+    assert store.get_by_crm(MAPPING, "crm-2") is None
+    assert store.get_by_bc("CUSTOMER", "bc-1") is None
+
+
+def test_claim_twice_same_bc_id_fails_and_writes_nothing(stores: StateStores) -> None:
+    store = stores.couplings
+    first = store.claim(coupling("bc-1", "crm-1"))
+    with pytest.raises(AlreadyExistsError):
+        store.claim(coupling("bc-1", "crm-2"))
+    assert store.get_by_crm(MAPPING, "crm-2") is None
+    assert store.get_by_bc(MAPPING, "bc-1") == first
+
+
+def test_claim_twice_same_crm_id_fails_and_writes_nothing(stores: StateStores) -> None:
+    store = stores.couplings
+    first = store.claim(coupling("bc-1", "crm-1"))
+    with pytest.raises(AlreadyExistsError):
+        store.claim(coupling("bc-2", "crm-1"))
+    assert store.get_by_bc(MAPPING, "bc-2") is None
+    assert store.get_by_crm(MAPPING, "crm-1") == first
+
+
+def test_same_ids_in_another_mapping_are_independent(stores: StateStores) -> None:
+    store = stores.couplings
+    store.claim(coupling())
+    other = store.claim(coupling(mapping="CUSTOMER"))
+    assert store.get_by_crm("CUSTOMER", "crm-1") == other
+    assert store.get_by_bc(MAPPING, "bc-1") != other
+
+
+def test_save_with_current_etag_updates_and_changes_etag(stores: StateStores) -> None:
+    store = stores.couplings
+    claimed = store.claim(coupling(state="claimed"))
+    status = DirectionStatus(result="success", job_id="job-1")
+    saved = store.save(replace(claimed, state="coupled").with_status("to-dataverse", status))
+    assert saved.etag and saved.etag != claimed.etag
+    assert saved.state == "coupled"
+    assert store.get_by_bc(MAPPING, "bc-1") == saved
+    assert store.get_by_crm(MAPPING, "crm-1") == saved
+    again = store.save(replace(saved, skipped=True))
+    assert again.etag not in (saved.etag, claimed.etag)
+    assert store.get_by_bc(MAPPING, "bc-1") == again
+
+
+def test_stale_save_raises_conflict_and_keeps_the_newer_row(stores: StateStores) -> None:
+    store = stores.couplings
+    claimed = store.claim(coupling())
+    newer = store.save(replace(claimed, skipped=True))
+    with pytest.raises(ConflictError) as info:
+        store.save(replace(claimed, to_bc=DirectionStatus(result="failure", error="x")))
+    assert not isinstance(info.value, AlreadyExistsError)
+    assert store.get_by_bc(MAPPING, "bc-1") == newer
+
+
+def test_save_refuses_a_changed_crm_id_or_a_missing_etag(stores: StateStores) -> None:
+    store = stores.couplings
+    claimed = store.claim(coupling())
+    with pytest.raises(ValueError):
+        store.save(replace(claimed, crm_id="crm-other"))
+    with pytest.raises(ValueError):
+        store.save(replace(claimed, etag=None))
+    assert store.get_by_bc(MAPPING, "bc-1") == claimed
+    assert store.get_by_crm(MAPPING, "crm-other") is None
+
+
+def test_save_after_delete_raises_conflict(stores: StateStores) -> None:
+    store = stores.couplings
+    claimed = store.claim(coupling())
+    store.delete(claimed)
+    with pytest.raises(ConflictError):
+        store.save(replace(claimed, skipped=True))
+    assert store.get_by_bc(MAPPING, "bc-1") is None
+
+
+def test_delete_removes_both_lookups_and_frees_the_ids(stores: StateStores) -> None:
+    store = stores.couplings
+    claimed = store.claim(coupling())
+    store.delete(claimed)
+    assert store.get_by_bc(MAPPING, "bc-1") is None
+    assert store.get_by_crm(MAPPING, "crm-1") is None
+    assert list(store.iter_mapping(MAPPING)) == []
+    store.claim(coupling("bc-1", "crm-9"))
+    store.claim(coupling("bc-9", "crm-1"))
+    assert store.get_by_crm(MAPPING, "crm-1").bc_id == "bc-9"  # type: ignore[union-attr]
+
+
+def test_delete_with_stale_etag_conflicts_and_keeps_rows(stores: StateStores) -> None:
+    store = stores.couplings
+    claimed = store.claim(coupling())
+    newer = store.save(replace(claimed, skipped=True))
+    with pytest.raises(ConflictError):
+        store.delete(claimed)
+    assert store.get_by_crm(MAPPING, "crm-1") == newer
+
+
+def test_delete_without_etag_and_delete_of_absent(stores: StateStores) -> None:
+    store = stores.couplings
+    store.claim(coupling())
+    store.delete(coupling())  # etag None: unconditional
+    assert store.get_by_bc(MAPPING, "bc-1") is None
+    store.delete(coupling())  # absent: not an error
+    store.delete(coupling("bc-x", "crm-x", etag='W/"whatever"'))
+
+
+def test_delete_uses_the_stored_crm_id(stores: StateStores) -> None:
+    store = stores.couplings
+    store.claim(coupling("bc-1", "crm-1"))
+    other = store.claim(coupling("bc-2", "crm-2"))
+    store.delete(coupling("bc-1", "crm-2"))  # built by hand with the wrong crm id, no etag
+    assert store.get_by_bc(MAPPING, "bc-1") is None
+    assert store.get_by_crm(MAPPING, "crm-1") is None
+    assert store.get_by_crm(MAPPING, "crm-2") == other
+
+
+@pytest.mark.azurite
+def test_delete_cleans_up_half_rows(storage_conn: str, table_prefix: str) -> None:
+    store = table_stores(storage_conn, table_prefix).couplings
+    raw = TableClient.from_connection_string(storage_conn, f"{table_prefix}couplings")
+    one = store.claim(coupling("bc-1", "crm-1"))
+    two = store.claim(coupling("bc-2", "crm-2"))
+    raw.delete_entity(key_escape(MAPPING), "crm_crm-1")  # coupling row without its index row
+    raw.delete_entity(key_escape(MAPPING), "bc_bc-2")  # index row without its coupling row
+    store.delete(one)
+    store.delete(two)
+    assert [e["RowKey"] for e in raw.list_entities()] == []
+
+
+def test_iter_mapping_pages_through_all_couplings_of_one_mapping(stores: StateStores) -> None:
+    store = stores.couplings
+    if isinstance(store, TableCouplingStore):
+        store.page_size = 40
+    ids = {f"bc-{n:04d}" for n in range(250)}
+    for bc_id in ids:
+        store.claim(coupling(bc_id, "crm" + bc_id[2:]))
+    store.claim(coupling("bc-0000", "crm-0000", mapping="CUSTOMER"))
+    seen = list(store.iter_mapping(MAPPING))
+    assert {c.bc_id for c in seen} == ids
+    assert len(seen) == 250
+    assert all(c.mapping == MAPPING and c.etag for c in seen)
+    assert [c.bc_id for c in seen] == sorted(ids)
+    assert [c.bc_id for c in store.iter_mapping("CUSTOMER")] == ["bc-0000"]
+    assert list(store.iter_mapping("NO SUCH MAPPING")) == []
+
+
+def test_datetimes_round_trip_in_utc_with_microseconds(stores: StateStores) -> None:
+    store = stores.couplings
+    bc_time = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
+    crm_time = datetime(2024, 3, 1, 1, 2, 3, 7, tzinfo=timezone(timedelta(hours=2)))
+    claimed = store.claim(coupling(bc_modified_on=bc_time, crm_modified_on=crm_time))
+    got = store.get_by_bc(MAPPING, "bc-1")
+    assert got == claimed
+    assert got is not None and got.claimed_at is None
+    assert got.bc_modified_on == bc_time and got.bc_modified_on.microsecond == 123456
+    assert got.crm_modified_on == crm_time
+    assert got.crm_modified_on is not None and got.crm_modified_on.utcoffset() == timedelta(0)
+    assert type(got.bc_modified_on) is datetime
+
+
+def test_special_characters_in_mapping_and_ids(stores: StateStores) -> None:
+    store = stores.couplings
+    mapping = "SALES/ORDER #1? 100% \\ o'brien"
+    bc_id, crm_id = "a/b\\c#d?e%2F\tf", "ü'x y\x7f\x85"
+    claimed = store.claim(coupling(bc_id, crm_id, mapping=mapping))
+    assert store.get_by_bc(mapping, bc_id) == claimed
+    assert store.get_by_crm(mapping, crm_id) == claimed
+    assert [c.bc_id for c in store.iter_mapping(mapping)] == [bc_id]
+    assert store.get_by_bc(mapping, "a/b\\c#d?e/\tf") is None
+    store.delete(claimed)
+    assert store.get_by_crm(mapping, crm_id) is None
+
+
+def test_key_escape_only_touches_forbidden_characters() -> None:
+    assert key_escape("UNIT OF MEASURE") == "UNIT OF MEASURE"
+    assert key_escape("a/b\\c#d?e%f\x01\x85") == "a%2Fb%5Cc%23d%3Fe%25f%01%85"
+    for text in ("a/b\\c#d?e%2Ff", "%%25", "plain-ü 'x'"):
+        assert key_unescape(key_escape(text)) == text
+
+
+def test_long_errors_are_clipped_and_statuses_round_trip(stores: StateStores) -> None:
+    store = stores.couplings
+    failed = DirectionStatus(result="failure", error="e" * 5000, job_id="job-7")
+    claimed = store.claim(coupling(to_bc=failed, skipped=True))
+    got = store.get_by_crm(MAPPING, "crm-1")
+    assert got == claimed
+    assert got is not None and got.to_bc.error == "e" * ERROR_MAX
+    assert got.to_bc.job_id == "job-7" and got.to_dataverse == DirectionStatus()
+    assert got.skipped is True
+
+
+@pytest.mark.azurite
+def test_tables_are_created_on_first_use_not_before(storage_conn: str, table_prefix: str) -> None:
+    stores = table_stores(storage_conn, table_prefix)
+    service = TableServiceClient.from_connection_string(storage_conn)
+    names = lambda: {t.name for t in service.list_tables() if t.name.startswith(table_prefix)}  # noqa: E731
+    assert names() == set()
+    assert stores.couplings.get_by_bc(MAPPING, "bc-1") is None
+    assert names() == {f"{table_prefix}couplings"}
+
+
+def test_construction_does_no_io_and_unreachable_storage_is_transient() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    table_stores(conn, "nothing")  # no I/O: must not fail
+    client = TableClient.from_connection_string(conn, "unreachable", retry_total=0)
+    with pytest.raises(TransientError):
+        TableCouplingStore(client).get_by_bc(MAPPING, "bc-1")

@@ -1,0 +1,96 @@
+"""JobLogStore contract: runs, idempotent per-record outcomes, summaries, newest-first lists."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_core.state.ports import OUTCOMES, JobRun
+from sync_core.state.stores import StateStores
+
+T0 = datetime(2024, 6, 1, 8, 30, 0, 250001, tzinfo=UTC)
+
+
+def run(job_id: str, mapping: str = "CUSTOMER", minutes: int = 0, **kw) -> JobRun:
+    return JobRun(
+        job_id=job_id,
+        mapping=mapping,
+        direction="to-dataverse",
+        started_at=T0 + timedelta(minutes=minutes),
+        **kw,
+    )
+
+
+def test_save_run_then_summary_with_zero_counts(stores: StateStores) -> None:
+    log = stores.job_log
+    log.save_run(run("job-1"))
+    summary = log.summary("job-1")
+    assert summary is not None
+    assert summary.run == run("job-1")
+    assert summary.counts == dict.fromkeys(OUTCOMES, 0)
+    assert summary.processed == 0 and not summary.finished
+    assert log.summary("job-unknown") is None
+
+
+def test_save_run_again_upserts_and_finishes(stores: StateStores) -> None:
+    log = stores.job_log
+    log.save_run(run("job-1"))
+    done = run("job-1", finished_enqueue_at=T0 + timedelta(seconds=3), read=3, enqueued=2)
+    log.save_run(replace(done, message="3 read, 2 enqueued", read=3_000_000_000))
+    for source_id in ("a", "b"):
+        log.record_outcome("job-1", source_id, "modified")
+    summary = log.summary("job-1")
+    assert summary is not None
+    assert summary.run.read == 3_000_000_000 and summary.run.enqueued == 2
+    assert summary.run.finished_enqueue_at == T0 + timedelta(seconds=3)
+    assert summary.run.message == "3 read, 2 enqueued"
+    assert summary.finished
+    assert [r.job_id for r in log.list_runs()] == ["job-1"]
+
+
+def test_record_outcome_is_idempotent_and_last_write_wins(stores: StateStores) -> None:
+    log = stores.job_log
+    log.save_run(run("job-1", enqueued=4))
+    log.record_outcome("job-1", "rec-1", "inserted")
+    log.record_outcome("job-1", "rec-1", "inserted")  # redelivered message
+    log.record_outcome("job-1", "rec-2", "failed", "boom")
+    log.record_outcome("job-1", "rec-2", "modified")  # retried, then succeeded
+    log.record_outcome("job-1", "a/b#c?d%", "skipped")
+    log.record_outcome("job-2", "rec-1", "unchanged")
+    summary = log.summary("job-1")
+    assert summary is not None
+    assert summary.counts == {**dict.fromkeys(OUTCOMES, 0), "inserted": 1, "modified": 1, "skipped": 1}
+    assert summary.processed == 3
+
+
+def test_unknown_outcome_is_refused(stores: StateStores) -> None:
+    with pytest.raises(ValueError):
+        stores.job_log.record_outcome("job-1", "rec-1", "exploded")  # type: ignore[arg-type]
+
+
+def test_list_runs_newest_first_filtered_and_limited(stores: StateStores) -> None:
+    log = stores.job_log
+    log.save_run(run("c-1", "CUSTOMER", minutes=0))
+    log.save_run(run("u-1", "UNIT OF MEASURE", minutes=1))
+    log.save_run(run("c-2", "CUSTOMER", minutes=2))
+    log.save_run(run("u-2", "UNIT OF MEASURE", minutes=3))
+    log.save_run(run("c-2", "CUSTOMER", minutes=2, enqueued=5))  # second save of the same run
+    assert [r.job_id for r in log.list_runs()] == ["u-2", "c-2", "u-1", "c-1"]
+    assert [r.job_id for r in log.list_runs("CUSTOMER")] == ["c-2", "c-1"]
+    assert [r.job_id for r in log.list_runs("UNIT OF MEASURE", limit=1)] == ["u-2"]
+    assert [r.job_id for r in log.list_runs(limit=3)] == ["u-2", "c-2", "u-1"]
+    assert log.list_runs("CUSTOMER")[0].enqueued == 5
+    assert log.list_runs("ITEM") == []
+
+
+def test_special_characters_in_job_ids_and_mappings(stores: StateStores) -> None:
+    log = stores.job_log
+    weird = run("job/1#?%", mapping="SALES/ORDER #1")
+    log.save_run(weird)
+    log.record_outcome("job/1#?%", "src\\1", "inserted")
+    summary = log.summary("job/1#?%")
+    assert summary is not None and summary.run == weird and summary.counts["inserted"] == 1
+    assert log.list_runs("SALES/ORDER #1") == [weird]
+    assert log.summary("job/1#?") is None

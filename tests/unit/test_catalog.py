@@ -1,0 +1,110 @@
+"""The mapping catalog: BC's CURRENCY defaults, and load errors that name the bad entry."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sync_core.mapping.catalog import CatalogError, default_catalog, load_catalog
+from sync_core.mapping.model import timer_function_name
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "mappings"
+
+GOOD = """
+name = "TEST"
+bc_entity = "customers"
+crm_entity = "accounts"
+crm_key = "accountid"
+direction = "bidirectional"
+[[fields]]
+bc_field = "displayName"
+crm_field = "name"
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "m.toml") -> Path:
+    (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_currency_mapping_is_bcs_default() -> None:
+    currency = default_catalog().get("CURRENCY")
+    assert (currency.bc_entity, currency.crm_entity, currency.direction) == (
+        "currencies",
+        "transactioncurrencies",
+        "to-dataverse",
+    )
+    assert currency.synch_only_coupled and currency.create_new_if_no_match
+    assert [(f.bc_field, f.crm_field) for f in currency.fields] == [
+        ("code", "isocurrencycode"),
+        ("symbol", "currencysymbol"),
+        ("displayName", "currencyname"),
+    ]
+    assert [f.crm_field for f in currency.match_fields] == ["isocurrencycode"]
+    assert currency.hooks == ("currency-exchange-rate",)
+    assert not currency.table_filter and not currency.integration_table_filter
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("CURRENCY", "sync_currency"),
+        ("UNIT OF MEASURE", "sync_unit_of_measure"),
+        ("ITEM-PRODUCT", "sync_item_product"),
+        ("POSTEDSALESINV-INV", "sync_postedsalesinv_inv"),
+    ],
+)
+def test_timer_function_names(name: str, expected: str) -> None:
+    assert timer_function_name(name) == expected
+
+
+def test_extra_directory_adds_a_mapping_without_engine_code(tmp_path: Path) -> None:
+    catalog = load_catalog([_write(tmp_path, GOOD)])
+    assert "TEST" in catalog.names() and "CURRENCY" in catalog.names()
+    assert catalog.get("TEST").allows("to-bc") and catalog.get("TEST").allows("to-dataverse")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('direction = "bidirectional"\n[[fields]]', 'direction = "to-dataverse"\n[[fields]]'), None),
+        (('crm_field = "name"', 'crm_field = "name"\ntransform = "shout"'), "unknown transform 'shout'"),
+        (('crm_field = "name"', 'crm_field = "name"\ncolour = "red"'), "fields[0]: unknown key(s) colour"),
+        (('crm_key = "accountid"', 'crm_key = "accountid"\nhooks = ["nope"]'), "unknown hook(s) nope"),
+        (
+            ('crm_key = "accountid"', 'crm_key = "accountid"\ndependencies = ["GHOST"]'),
+            "dependency on unknown mapping(s) GHOST",
+        ),
+        (('direction = "bidirectional"', 'direction = "sideways"'), "direction must be one of"),
+    ],
+)
+def test_invalid_mapping_files_are_load_errors(tmp_path: Path, change, message) -> None:
+    old, new = change
+    text = GOOD.replace(old, new)
+    if message is None:  # a to-dataverse mapping with a field that is bidirectional by default: fine
+        load_catalog([_write(tmp_path, text)])
+        return
+    with pytest.raises(CatalogError, match=re.escape(message)) as info:
+        load_catalog([_write(tmp_path, text)])
+    assert "m.toml [TEST]" in str(info.value)
+
+
+def test_field_direction_contradicting_mapping_direction(tmp_path: Path) -> None:
+    text = GOOD.replace('direction = "bidirectional"', 'direction = "to-dataverse"').replace(
+        'crm_field = "name"', 'crm_field = "name"\ndirection = "to-bc"'
+    )
+    with pytest.raises(CatalogError, match=r"fields\[0\]: direction to-bc contradicts"):
+        load_catalog([_write(tmp_path, text)])
+
+
+def test_field_mapped_twice_and_not_toml(tmp_path: Path) -> None:
+    twice = GOOD + '[[fields]]\nbc_field = "number"\ncrm_field = "name"\n'
+    with pytest.raises(CatalogError, match="crm_field name is mapped twice"):
+        load_catalog([_write(tmp_path, twice)], include_defaults=False)
+    with pytest.raises(CatalogError, match=r"bad\.toml: not valid TOML"):
+        load_catalog([_write(tmp_path, "name = ", "bad.toml")])
+
+
+def test_unknown_mapping_lists_known_ones() -> None:
+    with pytest.raises(CatalogError, match=r"unknown mapping 'NOPE' .*CURRENCY"):
+        default_catalog().get("NOPE")

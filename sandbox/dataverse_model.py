@@ -14,8 +14,15 @@ from sandbox.dataverse_schema import ENTITIES, LOGICAL_TO_SET, EntityDef
 from sandbox.odata.engine import EMPTY_GUID, Store
 from sandbox.odata.server import ApiError
 
-READ_ONLY_SYSTEM = {"modifiedon", "createdon", "versionnumber", "_modifiedby_value",
-                    "_createdby_value", "_modifiedonbehalfby_value", "_createdonbehalfby_value"}
+READ_ONLY_SYSTEM = {
+    "modifiedon",
+    "createdon",
+    "versionnumber",
+    "_modifiedby_value",
+    "_createdby_value",
+    "_modifiedonbehalfby_value",
+    "_createdonbehalfby_value",
+}
 BIND_RE = re.compile(r"^(?:https?://[^/]+)?/?(?:api/data/v9\.\d/)?(?P<set>\w+)\((?P<id>[^)]*)\)$")
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -29,8 +36,11 @@ def not_found(edef: EntityDef, id: str) -> ApiError:
 
 
 def invalid_property(edef: EntityDef, name: str) -> ApiError:
-    return dv_error(400, "0x80060888",
-                    f"Invalid property '{name}' was found in entity 'Microsoft.Dynamics.CRM.{edef.logical}'.")
+    return dv_error(
+        400,
+        "0x80060888",
+        f"Invalid property '{name}' was found in entity 'Microsoft.Dynamics.CRM.{edef.logical}'.",
+    )
 
 
 def etag(row: dict[str, Any]) -> str:
@@ -80,8 +90,9 @@ class DataverseModel:
             self._after_create(edef, row, caller)
             return row
 
-    def update(self, edef: EntityDef, row_id: str, body: dict[str, Any], caller: str,
-               *, admin: bool = False) -> dict:
+    def update(
+        self, edef: EntityDef, row_id: str, body: dict[str, Any], caller: str, *, admin: bool = False
+    ) -> dict:
         with self.store.lock:
             current = self.find(edef.set_name, row_id)
             if current is None:
@@ -126,9 +137,12 @@ class DataverseModel:
             elif admin and name in edef.readable and name not in READ_ONLY_SYSTEM:
                 self._admin_value(edef, name, value, changes)
             elif name in edef.readable:
-                raise dv_error(400, "0x80060888",
-                               f"The property '{name}' is read-only and cannot be set on "
-                               f"'{edef.logical}'. Use '<navigation>@odata.bind' for lookups.")
+                raise dv_error(
+                    400,
+                    "0x80060888",
+                    f"The property '{name}' is read-only and cannot be set on "
+                    f"'{edef.logical}'. Use '<navigation>@odata.bind' for lookups.",
+                )
             else:
                 raise invalid_property(edef, name)
         return changes
@@ -145,8 +159,9 @@ class DataverseModel:
 
     def _check_create_only(self, edef: EntityDef, name: str, value: Any, current: dict | None) -> None:
         if current is not None and name in edef.create_only and current.get(name) != value:
-            raise dv_error(400, "0x80040203",
-                           f"The '{name}' attribute of '{edef.logical}' is not valid for update.")
+            raise dv_error(
+                400, "0x80040203", f"The '{name}' attribute of '{edef.logical}' is not valid for update."
+            )
 
     def _bind(self, edef: EntityDef, nav: str, value: Any, changes: dict) -> None:
         lookup = edef.lookups.get(nav)
@@ -155,9 +170,12 @@ class DataverseModel:
             base, _, logical = nav.rpartition("_")
             lookup, suffix_target = edef.lookups.get(base), LOGICAL_TO_SET.get(logical)
         if lookup is None:
-            raise dv_error(400, "0x80060888",
-                           f"An undeclared property '{nav}' which only has property annotations in "
-                           "the payload but no property value was found in the payload.")
+            raise dv_error(
+                400,
+                "0x80060888",
+                f"An undeclared property '{nav}' which only has property annotations in "
+                "the payload but no property value was found in the payload.",
+            )
         value_field = lookup.value_field
         if value is None:
             changes[value_field] = None
@@ -167,8 +185,9 @@ class DataverseModel:
             raise dv_error(400, "0x80060888", f"The bind value '{value}' for '{nav}' is not valid.")
         target_set, target_id = match.group("set"), match.group("id").lower()
         if target_set not in lookup.targets or (suffix_target and suffix_target != target_set):
-            raise dv_error(400, "0x80060888",
-                           f"'{target_set}' is not a valid target of '{nav}' on '{edef.logical}'.")
+            raise dv_error(
+                400, "0x80060888", f"'{target_set}' is not a valid target of '{nav}' on '{edef.logical}'."
+            )
         if not GUID_RE.match(target_id) or target_id not in self.store.table(target_set):
             raise not_found(ENTITIES[target_set], target_id)
         changes[value_field] = target_id
@@ -206,9 +225,11 @@ class DataverseModel:
         if "statuscode" not in changes:
             row["statuscode"] = edef.states[state]
         elif edef.statuses is not None and edef.statuses.get(row["statuscode"]) != state:
-            raise dv_error(400, "0x80040203",
-                           f"{row['statuscode']} is not a valid status code for state code "
-                           f"{edef.logical}State.{state}.")
+            raise dv_error(
+                400,
+                "0x80040203",
+                f"{row['statuscode']} is not a valid status code for state code {edef.logical}State.{state}.",
+            )
 
     def _derive(self, edef: EntityDef, row: dict, changes: dict) -> None:
         if edef.logical == "contact":
@@ -218,8 +239,9 @@ class DataverseModel:
             inputs = {"priceperunit", "quantity", "manualdiscountamount", "tax"}
             if "baseamount" not in changes and (inputs & changes.keys() or row.get("baseamount") is None):
                 row["baseamount"] = round((row.get("priceperunit") or 0) * (row.get("quantity") or 0), 2)
-            if "extendedamount" not in changes and (inputs & changes.keys()
-                                                    or row.get("extendedamount") is None):
+            if "extendedamount" not in changes and (
+                inputs & changes.keys() or row.get("extendedamount") is None
+            ):
                 discount, tax = row.get("manualdiscountamount") or 0, row.get("tax") or 0
                 row["extendedamount"] = round(row["baseamount"] - discount + tax, 2)
         if edef.logical == "uom" and row.get("quantity") is None:
@@ -229,8 +251,9 @@ class DataverseModel:
         for name in edef.required:
             if row.get(name) in (None, ""):
                 label = name[1:-6] if name.endswith("_value") else name
-                raise dv_error(400, "0x80040200",
-                               f"The '{label}' attribute is required to create a {edef.logical}.")
+                raise dv_error(
+                    400, "0x80040200", f"The '{label}' attribute is required to create a {edef.logical}."
+                )
         if edef.logical == "transactioncurrency" and not (
             isinstance(row.get("exchangerate"), int | float) and row["exchangerate"] > 0
         ):
@@ -243,18 +266,26 @@ class DataverseModel:
                 continue
             for other in self.store.table(edef.set_name).values():
                 if other[edef.key] != row[edef.key] and tuple(_norm(other.get(f)) for f in fields) == key:
-                    raise dv_error(412, "0x80040237",
-                                   f"A record with matching key values already exists "
-                                   f"({', '.join(fields)} of {edef.logical}).")
+                    raise dv_error(
+                        412,
+                        "0x80040237",
+                        f"A record with matching key values already exists "
+                        f"({', '.join(fields)} of {edef.logical}).",
+                    )
 
     def _check_editable(self, edef: EntityDef, current: dict, changes: dict) -> None:
         ordinary = {k for k in changes if k not in ("statecode", "statuscode", "__lln")}
-        if edef.editable_states is not None and ordinary and (
-            current.get("statecode") not in edef.editable_states
+        if (
+            edef.editable_states is not None
+            and ordinary
+            and (current.get("statecode") not in edef.editable_states)
         ):
-            raise dv_error(400, "0x80040203",
-                           f"The {edef.logical} can't be edited because it isn't in an editable state "
-                           f"(statecode {current.get('statecode')}). Set it to Active/Draft first.")
+            raise dv_error(
+                400,
+                "0x80040203",
+                f"The {edef.logical} can't be edited because it isn't in an editable state "
+                f"(statecode {current.get('statecode')}). Set it to Active/Draft first.",
+            )
         self._check_parent_editable(edef, current)
 
     def _check_parent_editable(self, edef: EntityDef, row: dict) -> None:
@@ -264,9 +295,12 @@ class DataverseModel:
         parent = self.store.table(parent_set).get(row.get(fk) or "")
         allowed = ENTITIES[parent_set].editable_states
         if parent is not None and allowed is not None and parent.get("statecode") not in allowed:
-            raise dv_error(400, "0x80040203",
-                           f"The lines of this {ENTITIES[parent_set].logical} can't be changed "
-                           f"because it isn't in an editable state.")
+            raise dv_error(
+                400,
+                "0x80040203",
+                f"The lines of this {ENTITIES[parent_set].logical} can't be changed "
+                f"because it isn't in an editable state.",
+            )
 
     def _stamp(self, row: dict, caller: str, *, creating: bool) -> None:
         now = self.store.stamp()
@@ -274,14 +308,20 @@ class DataverseModel:
         row["versionnumber"] = self.store.next_version()
         if creating:
             row["createdon"], row["_createdby_value"] = now, caller
-        row["__lln"] = {**row.get("__lln", {}), "_modifiedby_value": "systemuser",
-                        "_createdby_value": "systemuser"}
+        row["__lln"] = {
+            **row.get("__lln", {}),
+            "_modifiedby_value": "systemuser",
+            "_createdby_value": "systemuser",
+        }
 
     def _after_create(self, edef: EntityDef, row: dict, caller: str) -> None:
         if edef.logical == "uomschedule":  # Dataverse creates the base unit with the group
-            unit = {"name": row["baseuomname"], "quantity": 1.0,
-                    "_uomscheduleid_value": row["uomscheduleid"],
-                    "uomid": str(uuid.uuid5(uuid.UUID(row["uomscheduleid"]), "base-unit"))}
+            unit = {
+                "name": row["baseuomname"],
+                "quantity": 1.0,
+                "_uomscheduleid_value": row["uomscheduleid"],
+                "uomid": str(uuid.uuid5(uuid.UUID(row["uomscheduleid"]), "base-unit")),
+            }
             base = self.create(ENTITIES["uoms"], unit, caller, admin=True)
             updated = dict(base, isschedulebaseuom=True, _baseuom_value=base["uomid"])
             self.store.table("uoms")[base["uomid"]] = updated

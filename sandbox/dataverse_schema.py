@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SYSTEM_FIELDS = (
-    "createdon modifiedon versionnumber _createdby_value _modifiedby_value "
-    "_createdonbehalfby_value _modifiedonbehalfby_value overriddencreatedon "
-    "importsequencenumber timezoneruleversionnumber utcconversiontimezonecode"
-).split()
-USER_OWNED = "_owninguser_value _owningteam_value _owningbusinessunit_value".split()
+SYSTEM_FIELDS = [
+    "createdon", "modifiedon", "versionnumber", "_createdby_value", "_modifiedby_value",
+    "_createdonbehalfby_value", "_modifiedonbehalfby_value", "overriddencreatedon",
+    "importsequencenumber", "timezoneruleversionnumber", "utcconversiontimezonecode",
+]  # fmt: skip
+USER_OWNED = ["_owninguser_value", "_owningteam_value", "_owningbusinessunit_value"]
 ORG_OWNED = ["_organizationid_value"]
 
 ADDRESS1 = (
@@ -141,7 +141,8 @@ ENTITIES: dict[str, EntityDef] = {
     e.set_name: e
     for e in (
         entity(
-            "accounts", "account",
+            "accounts",
+            "account",
             f"name accountnumber {ADDRESS1} emailaddress1 emailaddress2 emailaddress3 fax "
             "websiteurl telephone1 telephone2 telephone3 paymenttermscode creditlimit creditonhold "
             "customertypecode description revenue numberofemployees industrycode "
@@ -152,7 +153,8 @@ ENTITIES: dict[str, EntityDef] = {
             **ACTIVE_INACTIVE,
         ),
         entity(
-            "contacts", "contact",
+            "contacts",
+            "contact",
             f"firstname middlename lastname salutation jobtitle emailaddress1 emailaddress2 "
             f"{ADDRESS1} telephone1 telephone2 telephone3 mobilephone fax pager websiteurl "
             "description birthdate gendercode donotemail exchangerate",
@@ -162,7 +164,8 @@ ENTITIES: dict[str, EntityDef] = {
             **ACTIVE_INACTIVE,
         ),
         entity(
-            "systemusers", "systemuser",
+            "systemusers",
+            "systemuser",
             "fullname firstname lastname internalemailaddress personalemailaddress mobilephone "
             "address1_telephone1 jobtitle title domainname applicationid "
             "azureactivedirectoryobjectid isdisabled islicensed isintegrationuser accessmode "
@@ -171,48 +174,71 @@ ENTITIES: dict[str, EntityDef] = {
         ),
         entity("teams", "team", "name teamtype description _businessunitid_value", ownership="none"),
         entity(
-            "transactioncurrencies", "transactioncurrency",
+            "transactioncurrencies",
+            "transactioncurrency",
             "currencyname isocurrencycode currencysymbol exchangerate currencyprecision",
             ownership="org",
-            required=("currencyname", "isocurrencycode", "currencysymbol", "exchangerate",
-                      "currencyprecision"),
+            required=(
+                "currencyname",
+                "isocurrencycode",
+                "currencysymbol",
+                "exchangerate",
+                "currencyprecision",
+            ),
             unique=(("isocurrencycode",),),
             **ACTIVE_INACTIVE,
         ),
         entity(
-            "uomschedules", "uomschedule", "name baseuomname description",
-            ownership="org", required=("name", "baseuomname"), unique=(("name",),),
+            "uomschedules",
+            "uomschedule",
+            "name baseuomname description",
+            ownership="org",
+            required=("name", "baseuomname"),
+            unique=(("name",),),
             children={"uomschedule_uoms": ("uoms", "_uomscheduleid_value")},
             **ACTIVE_INACTIVE,
         ),
         entity(
-            "uoms", "uom", "name quantity",
+            "uoms",
+            "uom",
+            "name quantity",
             "uomscheduleid:uomschedules baseuom:uoms",
             read_only=frozenset({"isschedulebaseuom"}),
-            ownership="none", required=("name", "_uomscheduleid_value"),
+            ownership="none",
+            required=("name", "_uomscheduleid_value"),
             parent=("uomschedules", "_uomscheduleid_value"),
         ),
         entity(
-            "products", "product",
+            "products",
+            "product",
             "productnumber name description price standardcost currentcost stockvolume "
             "stockweight vendorid vendorname vendorpartnumber quantityonhand quantitydecimal "
             "producttypecode productstructure isstockitem suppliername size exchangerate",
             "defaultuomscheduleid:uomschedules defaultuomid:uoms pricelevelid:pricelevels "
             "transactioncurrencyid:transactioncurrencies parentproductid:products "
             "bcbi_companyid:cdm_companies",
-            ownership="org", required=("productnumber", "name"), unique=(("productnumber",),),
-            states={0: 1, 1: 2, 2: 0, 3: 3}, statuses=_statuses("1:0 2:1 0:2 3:3"),
+            ownership="org",
+            required=("productnumber", "name"),
+            unique=(("productnumber",),),
+            states={0: 1, 1: 2, 2: 0, 3: 3},
+            statuses=_statuses("1:0 2:1 0:2 3:3"),
             initial_state=(2, 0),
         ),
         entity(
-            "pricelevels", "pricelevel", "name description begindate enddate exchangerate",
+            "pricelevels",
+            "pricelevel",
+            "name description begindate enddate exchangerate",
             "transactioncurrencyid:transactioncurrencies bcbi_companyid:cdm_companies",
-            ownership="org", required=("name",), unique=(("name",),),
-            states={0: 100001, 1: 100002}, statuses=_statuses("100001:0 100002:1"),
+            ownership="org",
+            required=("name",),
+            unique=(("name",),),
+            states={0: 100001, 1: 100002},
+            statuses=_statuses("100001:0 100002:1"),
             children={"price_level_product_price_levels": ("productpricelevels", "_pricelevelid_value")},
         ),
         entity(
-            "productpricelevels", "productpricelevel",
+            "productpricelevels",
+            "productpricelevel",
             "amount percentage pricingmethodcode roundingpolicycode roundingoptioncode "
             "roundingoptionamount quantitysellingcode productnumber exchangerate",
             "pricelevelid:pricelevels productid:products uomid:uoms uomscheduleid:uomschedules "
@@ -223,75 +249,102 @@ ENTITIES: dict[str, EntityDef] = {
             create_only=frozenset({"pricelevelid"}),
         ),
         entity(
-            "opportunities", "opportunity",
+            "opportunities",
+            "opportunity",
             "name description estimatedvalue estimatedclosedate actualclosedate actualvalue "
             "closeprobability stepname salesstage purchasetimeframe budgetamount exchangerate",
             "parentcontactid:contacts parentaccountid:accounts customerid:accounts|contacts "
             "transactioncurrencyid:transactioncurrencies pricelevelid:pricelevels "
             "bcbi_companyid:cdm_companies",
-            states={0: 1, 1: 3, 2: 4}, statuses=_statuses("1:0 2:0 3:1 4:2 5:2"),
+            states={0: 1, 1: 3, 2: 4},
+            statuses=_statuses("1:0 2:0 3:1 4:2 5:2"),
         ),
         entity(
-            "quotes", "quote",
+            "quotes",
+            "quote",
             f"{DOC} quotenumber revisionnumber effectivefrom effectiveto closedon",
             DOC_LOOKUPS,
-            states={0: 1, 1: 2, 2: 4, 3: 7}, statuses=_statuses("1:0 2:1 3:1 4:2 5:3 6:3 7:3"),
+            states={0: 1, 1: 2, 2: 4, 3: 7},
+            statuses=_statuses("1:0 2:1 3:1 4:2 5:3 6:3 7:3"),
             children={"quote_details": ("quotedetails", "_quoteid_value")},
-            autonumber=("quotenumber", "QUO-01001-"), editable_states=(0,),
+            autonumber=("quotenumber", "QUO-01001-"),
+            editable_states=(0,),
         ),
         entity(
-            "quotedetails", "quotedetail", LINE, f"quoteid:quotes {LINE_LOOKUPS}",
-            read_only=frozenset(LINE_READ_ONLY), create_only=LINE_CREATE_ONLY,
-            required=("_quoteid_value",), parent=("quotes", "_quoteid_value"),
+            "quotedetails",
+            "quotedetail",
+            LINE,
+            f"quoteid:quotes {LINE_LOOKUPS}",
+            read_only=frozenset(LINE_READ_ONLY),
+            create_only=LINE_CREATE_ONLY,
+            required=("_quoteid_value",),
+            parent=("quotes", "_quoteid_value"),
         ),
         entity(
-            "salesorders", "salesorder",
+            "salesorders",
+            "salesorder",
             f"{DOC} ordernumber submitdate submitstatus submitstatusdescription datefulfilled "
             "lastbackofficesubmit",
             f"{DOC_LOOKUPS} quoteid:quotes",
             states={0: 1, 1: 3, 2: 4, 3: 100001, 4: 100003},
             statuses=_statuses("1:0 2:0 3:1 4:2 100001:3 100002:3 100003:4"),
             children={"salesorder_details": ("salesorderdetails", "_salesorderid_value")},
-            autonumber=("ordernumber", "ORD-01001-"), editable_states=(0,),
+            autonumber=("ordernumber", "ORD-01001-"),
+            editable_states=(0,),
         ),
         entity(
-            "salesorderdetails", "salesorderdetail",
+            "salesorderdetails",
+            "salesorderdetail",
             f"{LINE} salesorderdetailname quantityshipped quantitybackordered quantitycancelled",
             f"salesorderid:salesorders quotedetailid:quotedetails {LINE_LOOKUPS}",
-            read_only=frozenset(LINE_READ_ONLY), create_only=LINE_CREATE_ONLY,
-            required=("_salesorderid_value",), parent=("salesorders", "_salesorderid_value"),
+            read_only=frozenset(LINE_READ_ONLY),
+            create_only=LINE_CREATE_ONLY,
+            required=("_salesorderid_value",),
+            parent=("salesorders", "_salesorderid_value"),
         ),
         entity(
-            "invoices", "invoice",
+            "invoices",
+            "invoice",
             f"{DOC} invoicenumber duedate datedelivered",
             f"{DOC_LOOKUPS} salesorderid:salesorders",
             states={0: 1, 1: 3, 2: 100001, 3: 100003},
             statuses=_statuses("1:0 2:0 3:1 4:0 5:0 6:0 7:1 100001:2 100002:2 100003:3"),
             children={"invoice_details": ("invoicedetails", "_invoiceid_value")},
-            autonumber=("invoicenumber", "INV-01001-"), editable_states=(0,),
+            autonumber=("invoicenumber", "INV-01001-"),
+            editable_states=(0,),
         ),
         entity(
-            "invoicedetails", "invoicedetail",
+            "invoicedetails",
+            "invoicedetail",
             f"{LINE} actualdeliveryon quantityshipped quantitybackordered quantitycancelled",
             f"invoiceid:invoices salesorderdetailid:salesorderdetails {LINE_LOOKUPS}",
-            read_only=frozenset(LINE_READ_ONLY), create_only=LINE_CREATE_ONLY,
-            required=("_invoiceid_value",), parent=("invoices", "_invoiceid_value"),
+            read_only=frozenset(LINE_READ_ONLY),
+            create_only=LINE_CREATE_ONLY,
+            required=("_invoiceid_value",),
+            parent=("invoices", "_invoiceid_value"),
         ),
         entity(
-            "annotations", "annotation",
+            "annotations",
+            "annotation",
             "subject notetext isdocument filename mimetype documentbody objecttypecode",
             "objectid:accounts|contacts|salesorders|quotes|invoices|opportunities|products",
             read_only=frozenset({"filesize"}),
         ),
         entity(
-            "posts", "post", "text largetext source type",
+            "posts",
+            "post",
+            "text largetext source type",
             "regardingobjectid:accounts|contacts|salesorders|quotes|invoices|opportunities",
-            ownership="org", required=("text",),
+            ownership="org",
+            required=("text",),
             create_only=frozenset({"text", "regardingobjectid"}),
         ),
         entity(
-            "cdm_companies", "cdm_company", "cdm_name cdm_companycode",
-            ownership="org", **ACTIVE_INACTIVE,
+            "cdm_companies",
+            "cdm_company",
+            "cdm_name cdm_companycode",
+            ownership="org",
+            **ACTIVE_INACTIVE,
         ),
     )
 }

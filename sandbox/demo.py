@@ -93,7 +93,7 @@ def _scenario(stack: SandboxStack, runner: Any, key: str) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     print("Starting Azurite, the sign-in authority and the BC / Dataverse emulators…")
     stack = start_stack()
     key = secrets.token_urlsafe(16)

@@ -48,7 +48,12 @@ def cmd_run(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
     from sync_core.sync.mapping_job import run_mapping_job
 
     runs = run_mapping_job(svc.sync_context(), svc.catalog.get(args.mapping).name, trigger="command")
-    return {"jobs": [{"job_id": r.job_id, "direction": r.direction, "read": r.read, "enqueued": r.enqueued} for r in runs]}
+    return {
+        "jobs": [
+            {"job_id": r.job_id, "direction": r.direction, "read": r.read, "enqueued": r.enqueued}
+            for r in runs
+        ]
+    }
 
 
 def cmd_jobs(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
@@ -95,12 +100,16 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
         return
     for key, rows in result.items():
         for row in rows if isinstance(rows, list) else [rows]:
-            print(f"{key[:-1] if key.endswith('s') else key}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
+            print(
+                f"{key[:-1] if key.endswith('s') else key}: " + ", ".join(f"{k}={v}" for k, v in row.items())
+            )
 
 
 def main(argv: Sequence[str] | None = None, *, svc: Services | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         result = args.func(svc or services(), args)
     except SyncError as exc:

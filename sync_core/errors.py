@@ -39,7 +39,12 @@ class SyncError(Exception):
 
 
 class TransientError(SyncError):
-    """Worth trying again later: throttling, timeouts, 5xx, connection errors."""
+    """Worth trying again later: throttling, timeouts, 5xx, connection errors.
+
+    ``retry_after`` is the server's Retry-After in seconds when it gave one.
+    """
+
+    retry_after: float | None = None
 
 
 class PermanentError(SyncError):

@@ -20,7 +20,7 @@ from sync_core.settings import Settings, load_settings
 from sync_core.state.ports import MessageQueue
 from sync_core.state.queues import AzureMessageQueue
 from sync_core.state.stores import StateStores, table_stores
-from sync_core.sync.context import SyncContext
+from sync_core.sync.context import BcReferenceData, SyncContext
 from sync_core.sync.messages import RECORD_QUEUE
 from sync_core.systems.bc import BcAdapter
 from sync_core.systems.dataverse import DataverseAdapter
@@ -36,9 +36,12 @@ class Services:
     record_queue: MessageQueue
     bc_tokens: MsalTokenProvider
     dataverse_tokens: MsalTokenProvider
+    reference: BcReferenceData
 
     def sync_context(self) -> SyncContext:
-        return SyncContext(self.catalog, self.bc, self.dataverse, self.stores, self.record_queue)
+        return SyncContext(
+            self.catalog, self.bc, self.dataverse, self.stores, self.record_queue, reference=self.reference
+        )
 
 
 def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Services:
@@ -56,15 +59,17 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
     v2 = ODataClient(session, settings.bc_api_url, system="bc", auth=bc_auth)
     companion = ODataClient(session, settings.bc_companion_root, system="bc", auth=bc_auth)
     dv = ODataClient(session, settings.dataverse_api_root, system="dataverse", auth=dv_auth)
+    bc = BcAdapter(v2, companion, settings.bc_company_id)
     return Services(
         settings=settings,
         catalog=catalog or default_catalog(),
-        bc=BcAdapter(v2, companion, settings.bc_company_id),
+        bc=bc,
         dataverse=DataverseAdapter(dv),
         stores=table_stores(settings.storage_connection),
         record_queue=AzureMessageQueue(settings.storage_connection, RECORD_QUEUE),
         bc_tokens=bc_tokens,
         dataverse_tokens=dv_tokens,
+        reference=BcReferenceData(bc),
     )
 
 

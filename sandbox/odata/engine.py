@@ -39,6 +39,7 @@ class Store:
         self.tables: dict[str, dict[str, dict[str, Any]]] = {}
         self._version = 1000
         self._last_ms = 0
+        self.generation = 0  # bumped when tables are replaced wholesale (clear/restore)
 
     def table(self, name: str) -> dict[str, dict[str, Any]]:
         return self.tables.setdefault(name, {})
@@ -46,6 +47,7 @@ class Store:
     def clear(self) -> None:
         with self.lock:
             self.tables = {}
+            self.generation += 1
 
     def next_version(self) -> int:
         with self.lock:
@@ -67,6 +69,7 @@ class Store:
     def restore(self, snapshot: dict[str, dict[str, dict[str, Any]]]) -> None:
         with self.lock:
             self.tables = {name: dict(rows) for name, rows in snapshot.items()}
+            self.generation += 1
 
 
 def format_ms(moment: datetime) -> str:
@@ -248,9 +251,7 @@ class Page:
     total: int
 
 
-def paginate(
-    rows: list[dict[str, Any]], opts: QueryOptions, key: str, ci: bool, page_size: int
-) -> Page:
+def paginate(rows: list[dict[str, Any]], opts: QueryOptions, key: str, ci: bool, page_size: int) -> Page:
     """One page of sorted ``rows`` after the position in ``opts.skiptoken``."""
     state = decode_token(opts.skiptoken) if opts.skiptoken else {}
     remaining = list(rows[opts.skip or 0 :])

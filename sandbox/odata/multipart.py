@@ -74,8 +74,9 @@ def _request_part(text: str) -> BatchPart:
         raise BatchFormatError("A batch part has no request line.")
     rest = lines[1] if len(lines) > 1 else ""
     headers, body = ({}, rest) if re.match(r"^\r?\n", rest) else _head_body(rest)
-    return BatchPart(request_line[0].upper(), request_line[1], headers, body.strip().encode(),
-                     outer.get("content-id"))
+    return BatchPart(
+        request_line[0].upper(), request_line[1], headers, body.strip().encode(), outer.get("content-id")
+    )
 
 
 def parse_batch(content_type: str, body: bytes) -> list[BatchPart | list[BatchPart]]:

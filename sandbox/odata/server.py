@@ -7,111 +7,41 @@ verifier is set) -> per-user sliding-window rate limit -> injected faults -> the
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import math
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from email.message import Message
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sandbox.odata.protocol import (
+    ApiError,
+    Fault,
+    Knobs,
+    Request,
+    Response,
+    TokenVerifier,
+    make_headers,
+)
+
 log = logging.getLogger(__name__)
 
-TokenVerifier = Callable[[str], dict | None]
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status plus the system's ``{"error": {code, message}}`` body."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
-@dataclass
-class Fault:
-    status: int
-    count: int = 1
-    method: str | None = None
-    entity: str | None = None
-    retry_after: int | None = None
-    timeout: bool = False
-    delay_s: float = 0
-
-
-@dataclass
-class Knobs:
-    latency_ms: float = 0
-    rate_limit: tuple[int, float] | None = None
-    retry_after: int | None = None
-    faults: list[Fault] = field(default_factory=list)
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: Message
-    body: bytes
-    claims: dict[str, Any] | None = None
-    user_key: str = "anonymous"
-    in_batch: bool = False
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
-
-    def json(self) -> Any:
-        if not self.body.strip():
-            return {}
-        try:
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise ApiError(400, "BadRequest", f"The request body is not valid JSON: {exc}") from exc
-
-    def prefer(self) -> dict[str, str]:
-        """``Prefer`` preferences (``name -> value``, value '' when bare)."""
-        out: dict[str, str] = {}
-        for raw in self.headers.get_all("Prefer") or []:
-            for item in raw.split(","):
-                name, _, value = item.strip().partition("=")
-                if name:
-                    out[name.strip().lower()] = value.strip().strip('"')
-        return out
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def encode(self) -> tuple[bytes, str | None]:
-        if self.body is None:
-            return b"", None
-        if isinstance(self.body, bytes):
-            return self.body, self.headers.get("Content-Type")
-        if isinstance(self.body, str):
-            return self.body.encode(), "text/plain; charset=utf-8"
-        data = json.dumps(self.body, default=str).encode()
-        return data, "application/json; odata.metadata=minimal; charset=utf-8"
-
-
-def make_headers(pairs: dict[str, str]) -> Message:
-    message = Message()
-    for name, value in pairs.items():
-        message[name] = value
-    return message
+__all__ = [
+    "ApiError",
+    "EmulatorServer",
+    "Fault",
+    "Knobs",
+    "Request",
+    "Response",
+    "TokenVerifier",
+    "make_headers",
+]
 
 
 class _Counters:
@@ -140,8 +70,12 @@ class _Counters:
             by_method = {m: 0 for m in ("GET", "POST", "PATCH", "DELETE", "BATCH")}
             by_method.update(self.by_method)
             by_entity = {k: dict(v) for k, v in self.by_entity.items()}
-            return {"total": self.total, "by_method": by_method, "by_entity": by_entity,
-                    "writes": self.writes}
+            return {
+                "total": self.total,
+                "by_method": by_method,
+                "by_entity": by_entity,
+                "writes": self.writes,
+            }
 
 
 class EmulatorServer:
@@ -161,6 +95,7 @@ class EmulatorServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._sockets: set[socket.socket] = set()
+        self._port: int | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -170,8 +105,10 @@ class EmulatorServer:
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name=f"{self.system}-emulator")
+        self._port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name=f"{self.system}-emulator"
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -181,18 +118,17 @@ class EmulatorServer:
         server.shutdown()
         server.server_close()
         for sock in list(self._sockets):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        """``http://127.0.0.1:<port>`` (still answers after ``stop()``: the last port used)."""
+        if self._port is None:
             raise RuntimeError("the emulator is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._port}"
 
     def __enter__(self) -> EmulatorServer:
         self.start()
@@ -203,8 +139,13 @@ class EmulatorServer:
 
     # -- knobs and counters -----------------------------------------------------------------
 
-    def set_knobs(self, latency_ms: float = 0, rate_limit: tuple[int, float] | list | None = None,
-                  retry_after: int | None = None, faults: list[Fault | dict] | None = None) -> None:
+    def set_knobs(
+        self,
+        latency_ms: float = 0,
+        rate_limit: tuple[int, float] | list | None = None,
+        retry_after: int | None = None,
+        faults: list[Fault | dict] | None = None,
+    ) -> None:
         parsed = [f if isinstance(f, Fault) else Fault(**f) for f in faults or []]
         limit = (int(rate_limit[0]), float(rate_limit[1])) if rate_limit else None
         with self._knob_lock:
@@ -293,8 +234,9 @@ class EmulatorServer:
 
     def _inject_fault(self, req: Request, method: str, entity: str | None) -> None:
         with self._knob_lock:
-            fault = next((f for f in self._knobs.faults if f.count > 0 and _matches(f, req, method, entity)),
-                         None)
+            fault = next(
+                (f for f in self._knobs.faults if f.count > 0 and _matches(f, req, method, entity)), None
+            )
             if fault is None:
                 return
             fault.count -= 1
@@ -373,8 +315,9 @@ class EmulatorServer:
     def insert(self, entity_set: str, row: dict[str, Any], *, by_user: str | None = None) -> dict:
         raise NotImplementedError
 
-    def update(self, entity_set: str, id: str, changes: dict[str, Any], *,
-               by_user: str | None = None) -> dict:
+    def update(
+        self, entity_set: str, id: str, changes: dict[str, Any], *, by_user: str | None = None
+    ) -> dict:
         raise NotImplementedError
 
     def delete(self, entity_set: str, id: str) -> None:

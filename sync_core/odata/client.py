@@ -154,8 +154,14 @@ class ODataClient:
         headers: Mapping[str, str] | None = None,
         data: bytes | str | None = None,
         check: bool = True,
+        idempotent: bool | None = None,
     ) -> ODataResponse:
-        """Send one request (retried per policy); non-2xx raises unless ``check`` is False."""
+        """Send one request (retried per policy); non-2xx raises unless ``check`` is False.
+
+        ``idempotent`` (default: every method but POST) decides whether a request that may have
+        reached the server (read timeout, dropped connection) is sent again: a POST that creates
+        a row is not, unless the caller knows a resend cannot duplicate (a client-chosen key).
+        """
         url = self.url(path, params)
         merged = {**self._default_headers, **(headers or {})}
         if method.upper() == "GET" and self.system == "dataverse":
@@ -163,21 +169,22 @@ class ODataClient:
         if json is not None:
             data = dump_json(json)
             merged.setdefault("Content-Type", "application/json")
-        response = self._send(method.upper(), url, merged, data)
+        resend = idempotent if idempotent is not None else method.upper() != "POST"
+        response = self._send(method.upper(), url, merged, data, resend)
         result = ODataResponse(response.status_code, _parse_body(response), response.headers)
         if check and not 200 <= response.status_code < 300:
             raise error_from_response(self.system, result.status, response.text, result.headers)
         return result
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], data: bytes | str | None
+        self, method: str, url: str, headers: dict[str, str], data: bytes | str | None, resend: bool = True
     ) -> requests.Response:
         started = self._monotonic()
         where = urlsplit(url).path
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(method, url, where, headers, data)
+            outcome = self._attempt(method, url, where, headers, data, resend)
             if isinstance(outcome, requests.Response):
                 return outcome
             error, retry_after = outcome.error, outcome.retry_after
@@ -199,7 +206,13 @@ class ODataClient:
             self._sleep(delay)
 
     def _attempt(
-        self, method: str, url: str, where: str, headers: dict[str, str], data: bytes | str | None
+        self,
+        method: str,
+        url: str,
+        where: str,
+        headers: dict[str, str],
+        data: bytes | str | None,
+        resend: bool = True,
     ) -> requests.Response | _Failure:
         """One try: the response when it is final, else the error to retry and any Retry-After."""
         try:
@@ -213,6 +226,8 @@ class ODataClient:
             ) from exc
         except _RETRIED_EXCEPTIONS as exc:
             error = TransientError(f"{self.system} {method} {where}: {type(exc).__name__}")
+            if not resend and not isinstance(exc, requests.ConnectTimeout):
+                raise error from exc  # it may have been processed: resending could duplicate
             return _Failure(error, None)
         log.debug("%s %s -> %s", method, where, response.status_code)
         if response.status_code not in self._retry.retry_statuses:
@@ -273,8 +288,10 @@ class ODataClient:
         for page in self.iter_pages(path, params, page_size=page_size, headers=headers):
             yield from page
 
-    def post(self, path: str, body: Any, *, headers: Mapping[str, str] | None = None) -> ODataResponse:
-        return self.request("POST", path, json=body, headers=headers)
+    def post(
+        self, path: str, body: Any, *, headers: Mapping[str, str] | None = None, idempotent: bool = False
+    ) -> ODataResponse:
+        return self.request("POST", path, json=body, headers=headers, idempotent=idempotent)
 
     def patch(
         self, path: str, body: Any, *, etag: str, headers: Mapping[str, str] | None = None

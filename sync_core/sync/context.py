@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sync_core.mapping.catalog import Catalog
@@ -35,6 +37,11 @@ class SyncContext:
     stores: StateStores
     record_queue: MessageQueue
     clock: Callable[[], datetime] = utc_now
+    reference: BcReferenceData | None = None
+
+    def __post_init__(self) -> None:
+        if self.reference is None:
+            self.reference = BcReferenceData(self.bc)
 
     def source(self, direction: Direction) -> RecordSource:
         return self.bc if direction == "to-dataverse" else self.dataverse
@@ -45,23 +52,29 @@ class SyncContext:
 
 @dataclass
 class BcReferenceData:
-    """Reference rows hooks read from BC (companion API), cached for one use-case run."""
+    """Reference rows hooks read from BC (exchange rates, setup), cached for ``ttl_seconds``.
+
+    One instance lives as long as the worker's services, so a burst of records reads each
+    reference row set once; a new exchange rate is seen within the TTL.
+    """
 
     bc: BcSystem
-    _cache: dict[tuple[str, str], list[Mapping[str, Any]]] = field(default_factory=dict)
-    _lcy: str | None = None
+    ttl_seconds: float = 60.0
+    monotonic: Callable[[], float] = time.monotonic
+    _cache: dict[tuple[str, str], tuple[float, list[Mapping[str, Any]]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rows(self, entity: str, filter: str | None = None) -> list[Mapping[str, Any]]:
-        key = (entity, filter or "")
-        if key not in self._cache:
-            self._cache[key] = list(self.bc.list_rows(entity, filter))
-        return self._cache[key]
+        key, now = (entity, filter or ""), self.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < self.ttl_seconds:
+            return cached[1]
+        rows = list(self.bc.list_rows(entity, filter))
+        with self._lock:
+            self._cache[key] = (now, rows)
+        return rows
 
     def lcy_code(self) -> str:
-        if self._lcy is None:
-            setup = self.rows("integrationSetup")
-            self._lcy = str(setup[0].get("lcyCode", "")) if setup else ""
-        return self._lcy
-
-    def today(self, now: datetime) -> date:
-        return now.date()
+        setup = self.rows("integrationSetup")
+        return str(setup[0].get("lcyCode", "")) if setup else ""

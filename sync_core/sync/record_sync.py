@@ -52,7 +52,7 @@ def entity_of(mapping: IntegrationTableMapping, side: Direction) -> str:
 class RecordSynchronizer:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
-        self.reference = BcReferenceData(ctx.bc)
+        self.reference: BcReferenceData = ctx.reference or BcReferenceData(ctx.bc)
 
     def process(self, msg: RecordMessage) -> Outcome:
         mapping = self.ctx.catalog.get(msg.mapping)

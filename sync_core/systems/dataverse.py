@@ -132,7 +132,10 @@ class DataverseAdapter:
         body = dict(values)
         if record_id is not None:
             body[self.primary_key(entity)] = record_id
-        response = self._client.post(entity, body, headers=RETURN_REPRESENTATION)
+        # with our own key a resent POST cannot make a second row (it gets AlreadyExistsError)
+        response = self._client.post(
+            entity, body, headers=RETURN_REPRESENTATION, idempotent=record_id is not None
+        )
         record = self._record_from(entity, response, record_id)
         log.info("dataverse %s created %s", entity, record.id)
         return record

@@ -41,8 +41,11 @@ def deliver_all(conn: str, *, max_rounds: int = 20) -> list[str]:
         if not batch:
             return delivered
         for m in batch:
-            process(QueueMessage(id=m.id, body=m.content.encode(), dequeue_count=m.dequeue_count,
-                                 pop_receipt=m.pop_receipt))
+            process(
+                QueueMessage(
+                    id=m.id, body=m.content.encode(), dequeue_count=m.dequeue_count, pop_receipt=m.pop_receipt
+                )
+            )
             client.delete_message(m)
             delivered.append(m.content)
     return delivered
@@ -56,6 +59,10 @@ def queued(conn: str) -> int:
         return 0
 
 
-def http(name: str, method: str, url: str, body: bytes = b"", headers: dict | None = None) -> func.HttpResponse:
-    req = func.HttpRequest(method=method, url=url, headers=headers or {}, params={}, route_params={}, body=body)
+def http(
+    name: str, method: str, url: str, body: bytes = b"", headers: dict | None = None
+) -> func.HttpResponse:
+    req = func.HttpRequest(
+        method=method, url=url, headers=headers or {}, params={}, route_params={}, body=body
+    )
     return user_functions()[name](req)

@@ -67,7 +67,9 @@ def test_webhook_enqueues_a_record_message_for_the_mapping(stack: SandboxStack) 
         wiring.reset()
         status, body = _post(stack, _context(account_id))
         assert status == 202
-        assert body["enqueued"] == [{"mapping": "TEST-ACCOUNT", "direction": "to-bc", "source_id": account_id}]
+        assert body["enqueued"] == [
+            {"mapping": "TEST-ACCOUNT", "direction": "to-bc", "source_id": account_id}
+        ]
         delivered = deliver_all(stack.azurite.connection_string)
         assert len(delivered) == 1 and json.loads(delivered[0])["reason"] == "webhook"
         # the account is not coupled: BC counts an uncoupled record handed to it as Skipped

@@ -10,7 +10,7 @@ from sandbox.stack import SandboxStack
 from sync_core import wiring
 from sync_core.errors import TransientError
 from sync_core.settings import load_settings
-from sync_core.state.ports import Coupling
+from sync_core.state.ports import Coupling, JobRun
 from sync_core.sync.messages import RecordMessage
 from sync_core.usecases import process_record_message
 
@@ -28,12 +28,15 @@ def _message(stack: SandboxStack) -> bytes:
 
 
 def test_redelivered_message_changes_nothing(stack: SandboxStack) -> None:
+    run = JobRun("job-x", "CURRENCY", "to-dataverse", datetime.now(UTC), datetime.now(UTC), 1, 1)
+    wiring.services().stores.job_log.save_run(run)
     assert process_record_message(_message(stack)).outcome == "inserted"
     stack.dataverse.reset_counters()
     assert process_record_message(_message(stack)).outcome == "unchanged"
     assert stack.dataverse.counters()["total"] == 0 and len(_eur_rows(stack)) == 1
     summary = wiring.services().stores.job_log.summary("job-x")
     assert summary is not None and summary.processed == 1  # the outcome row counts once
+    assert summary.finished and summary.counts["unchanged"] == 1
 
 
 def test_two_workers_racing_on_one_record_create_one_row(stack: SandboxStack) -> None:
@@ -62,8 +65,13 @@ def test_two_workers_racing_on_one_record_create_one_row(stack: SandboxStack) ->
 
 def _stale_claim(stack: SandboxStack, crm_id: str) -> None:
     wiring.services().stores.couplings.claim(
-        Coupling("CURRENCY", _eur(stack)["id"], crm_id, state="claimed",
-                 claimed_at=datetime.now(UTC) - timedelta(minutes=10))
+        Coupling(
+            "CURRENCY",
+            _eur(stack)["id"],
+            crm_id,
+            state="claimed",
+            claimed_at=datetime.now(UTC) - timedelta(minutes=10),
+        )
     )
 
 
@@ -78,10 +86,17 @@ def test_worker_died_after_claim_before_create(stack: SandboxStack) -> None:
 def test_worker_died_after_create_before_coupling(stack: SandboxStack) -> None:
     crm_id = str(uuid.uuid4())
     _stale_claim(stack, crm_id)
-    stack.dataverse.insert("transactioncurrencies", {
-        "transactioncurrencyid": crm_id, "isocurrencycode": "EUR", "currencyname": "Euro",
-        "currencysymbol": "€", "exchangerate": 0.9, "currencyprecision": 2,
-    })
+    stack.dataverse.insert(
+        "transactioncurrencies",
+        {
+            "transactioncurrencyid": crm_id,
+            "isocurrencycode": "EUR",
+            "currencyname": "Euro",
+            "currencysymbol": "€",
+            "exchangerate": 0.9,
+            "currencyprecision": 2,
+        },
+    )
     outcome = process_record_message(_message(stack))
     assert outcome.outcome in ("modified", "unchanged")
     assert [r["transactioncurrencyid"] for r in _eur_rows(stack)] == [crm_id]
@@ -91,8 +106,9 @@ def test_worker_died_after_create_before_coupling(stack: SandboxStack) -> None:
 
 def test_a_fresh_claim_of_another_worker_is_left_alone(stack: SandboxStack) -> None:
     wiring.services().stores.couplings.claim(
-        Coupling("CURRENCY", _eur(stack)["id"], str(uuid.uuid4()), state="claimed",
-                 claimed_at=datetime.now(UTC))
+        Coupling(
+            "CURRENCY", _eur(stack)["id"], str(uuid.uuid4()), state="claimed", claimed_at=datetime.now(UTC)
+        )
     )
     try:
         process_record_message(_message(stack))
@@ -104,10 +120,16 @@ def test_a_fresh_claim_of_another_worker_is_left_alone(stack: SandboxStack) -> N
 
 
 def test_existing_row_with_the_same_iso_code_is_coupled_not_duplicated(stack: SandboxStack) -> None:
-    stack.dataverse.insert("transactioncurrencies", {
-        "isocurrencycode": "EUR", "currencyname": "Euro (made in CRM)", "currencysymbol": "€",
-        "exchangerate": 0.5, "currencyprecision": 2,
-    })
+    stack.dataverse.insert(
+        "transactioncurrencies",
+        {
+            "isocurrencycode": "EUR",
+            "currencyname": "Euro (made in CRM)",
+            "currencysymbol": "€",
+            "exchangerate": 0.5,
+            "currencyprecision": 2,
+        },
+    )
     assert process_record_message(_message(stack)).outcome == "modified"
     rows = _eur_rows(stack)
     assert len(rows) == 1 and rows[0]["currencyname"] == _eur(stack)["displayName"]

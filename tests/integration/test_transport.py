@@ -269,6 +269,25 @@ def test_read_timeout_is_retried_then_transient(serve, clock) -> None:
     assert len(server.seen) == 3 and len(clock.sleeps) == 2
 
 
+def test_post_that_may_have_been_processed_is_not_resent(serve, clock) -> None:
+    def slow(_: Seen) -> Answer:
+        time.sleep(0.6)
+        return (201, {}, {"id": "x"})
+
+    server = serve(slow)
+    client = make_client(server.url, clock, retry=RetryPolicy(max_attempts=3), read=0.2)
+    with pytest.raises(TransientError, match="ReadTimeout"):
+        client.post("items", {"number": "1"})
+    time.sleep(0.8)
+    assert len(server.seen) == 1 and clock.sleeps == []  # a resend could create a second row
+    with pytest.raises(TransientError):
+        client.post("items", {"id": "chosen-key"}, idempotent=True)
+    deadline = time.monotonic() + 3
+    while len(server.seen) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(server.seen) == 4  # with a client-chosen key a resend is safe: retried
+
+
 def test_connection_refused_is_transient(clock) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,0 +1,76 @@
+"""The app indexes with no settings at all, and declares the functions and bindings we expect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+SCRIPT = """
+import json, function_app
+out = {}
+for f in function_app.app.get_functions():
+    out[f.get_function_name()] = [json.loads(b) for b in f.get_raw_bindings()]
+print(json.dumps(out))
+"""
+
+
+def _index(extra_env: dict[str, str] | None = None) -> dict[str, list[dict]]:
+    env = {"PATH": os.environ.get("PATH", ""), **(extra_env or {})}  # no app settings at all
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_indexes_without_settings_and_declares_every_function() -> None:
+    functions = _index()
+    assert set(functions) == {"sync_currency", "process_record", "dataverse_webhook", "health"}
+    timer = functions["sync_currency"][0]
+    assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
+        "timerTrigger",
+        "0 */30 * * * *",
+        False,
+    )
+    queue = functions["process_record"][0]
+    assert (queue["type"], queue["queueName"], queue["connection"]) == (
+        "queueTrigger",
+        "sync-records",
+        "AzureWebJobsStorage",
+    )
+    hook = functions["dataverse_webhook"][0]
+    assert (hook["route"], hook["methods"], hook["authLevel"]) == (
+        "webhooks/dataverse",
+        ["POST"],
+        "ANONYMOUS",
+    )
+    health = functions["health"][0]
+    assert (health["route"], health["methods"], health["authLevel"]) == ("health", ["GET"], "FUNCTION")
+
+
+def test_schedule_comes_from_the_app_setting() -> None:
+    functions = _index({"SYNC_CURRENCY_SCHEDULE": "0 */5 * * * *"})
+    assert functions["sync_currency"][0]["schedule"] == "0 */5 * * * *"
+
+
+def test_host_json_has_explicit_queue_settings() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    queues = host["extensions"]["queues"]
+    assert {"maxDequeueCount", "visibilityTimeout", "batchSize", "messageEncoding"} <= set(queues)
+    assert queues["messageEncoding"] == "base64" and host["functionTimeout"]
+
+
+def test_settings_sample_lists_every_contract_setting() -> None:
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    contract = {
+        "AzureWebJobsStorage", "SYNC_TENANT_ID", "SYNC_CLIENT_ID", "SYNC_CLIENT_SECRET",
+        "SYNC_AUTHORITY_HOST", "BC_API_URL", "BC_COMPANY_ID", "BC_SCOPE", "DATAVERSE_URL", "WEBHOOK_SECRET",
+    }  # fmt: skip
+    assert contract <= set(sample)
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in contract)

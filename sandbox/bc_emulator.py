@@ -31,6 +31,7 @@ from sandbox.odata.engine import (
     validate_fields,
 )
 from sandbox.odata.engine import select as select_fields
+from sandbox.odata.filter import fields_in
 from sandbox.odata.server import ApiError, EmulatorServer, Request, Response, TokenVerifier
 
 AUDIENCE = "https://api.businesscentral.dynamics.com"
@@ -220,11 +221,12 @@ class BcEmulator(EmulatorServer):
         opts, prefer = self._options(req, view), req.prefer()
         _default_order(view, opts)
         size = self._page_size(prefer, opts)
-        with self.store.lock:
-            projected = [self.model.project(view, r) for r in self._stored(t)]
-            rows = execute(projected, opts, "id", False)
-            page = paginate(rows, opts, "id", False, size)
-            value = [self._shape(view, r, opts, t.company or "") for r in page.rows]
+        needed = {"id", *(o.field for o in opts.orderby)} | (fields_in(opts.filter) if opts.filter else set())
+        with self.store.lock:  # filter/sort on the fields they need, project only the page fully
+            light = [{**self.model.project(view, r, needed), "\0row": r} for r in self._stored(t)]
+            page = paginate(execute(light, opts, "id", False), opts, "id", False, size)
+            full = [self.model.project(view, r["\0row"]) for r in page.rows]
+            value = [self._shape(view, r, opts, t.company or "") for r in full]
         body: dict[str, Any] = {"@odata.context": f"{self.url}{t.root}/$metadata#{t.context}", "value": value}
         if opts.count:
             body["@odata.count"] = page.total
@@ -233,9 +235,7 @@ class BcEmulator(EmulatorServer):
             params["$skiptoken"] = page.next_token
             query = urlencode(params, quote_via=quote, safe="$(),'=:/*")
             body["@odata.nextLink"] = f"{self.url}{req.path}?{query}"
-        headers = {}
-        if "odata.maxpagesize" in prefer:
-            headers["Preference-Applied"] = f"odata.maxpagesize={prefer['odata.maxpagesize']}"
+        headers = {"Preference-Applied": f"odata.maxpagesize={size}"} if "odata.maxpagesize" in prefer else {}
         return Response(200, body, headers)
 
     def _page_size(self, prefer: dict[str, str], opts: QueryOptions) -> int:

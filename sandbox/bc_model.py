@@ -86,9 +86,12 @@ class BcModel:
 
     # -- projection --------------------------------------------------------------------------
 
-    def project(self, view: BcView, row: dict) -> dict:
-        out: dict[str, Any] = {"@odata.etag": etag(row)} if "__version" in row else {}
+    def project(self, view: BcView, row: dict, only: set[str] | None = None) -> dict:
+        """The API shape of a stored row (just the fields in ``only`` when given)."""
+        out: dict[str, Any] = {"@odata.etag": etag(row)} if "__version" in row and only is None else {}
         for f in view.fields:
+            if only is not None and f.api not in only:
+                continue
             if f.getter:
                 value = GETTERS[f.getter](self, view, row)
             elif f.link:

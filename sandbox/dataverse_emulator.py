@@ -31,7 +31,6 @@ from sandbox.odata.server import ApiError, EmulatorServer, Request, Response, To
 
 API = "/api/data/v9.2/"
 MAX_PAGE = 5000
-MAX_BATCH = 1000
 PATH_RE = re.compile(r"^(?P<set>[A-Za-z_]\w*)(?:\((?P<key>[^)]*)\))?(?:/(?P<nav>[\w.]+))?$")
 
 
@@ -183,7 +182,8 @@ class DataverseEmulator(EmulatorServer):
         return value.strip().lower()
 
     def _caller(self, req: Request) -> str:
-        users = self.store.table("systemusers").values()
+        with self.store.lock:
+            users = list(self.store.table("systemusers").values())
         if req.claims is None:
             caller = self.ids.get("integration_user", "")
         else:
@@ -263,22 +263,19 @@ class DataverseEmulator(EmulatorServer):
     def _list(self, req: Request, edef: EntityDef, parent: tuple[str, str] | None) -> Response:
         opts, ann = self._options(req, edef), self._annotations(req)
         prefer = req.prefer()
-        with self.store.lock:
-            stored = list(self.store.table(edef.set_name).values())
-        if parent is not None:
-            stored = [r for r in stored if r.get(parent[0]) == parent[1]]
-        rows = execute([self.model.project(edef, r, ann) for r in stored], opts, edef.key, True)
         size = self._page_size(prefer, opts)
-        page = paginate(rows, opts, edef.key, True, size)
-        body: dict[str, Any] = {
-            "@odata.context": f"{self.api_url}$metadata#{edef.set_name}",
-            "value": [self._shape(edef, r, opts, ann) for r in page.rows],
-        }
+        with self.store.lock:  # stored rows are API-shaped: filter and sort them, project one page
+            stored = list(self.store.table(edef.set_name).values())
+            if parent is not None:
+                stored = [r for r in stored if r.get(parent[0]) == parent[1]]
+            page = paginate(execute(stored, opts, edef.key, True), opts, edef.key, True, size)
+            value = [self._shape(edef, self.model.project(edef, r, ann), opts, ann) for r in page.rows]
+        body: dict[str, Any] = {"@odata.context": f"{self.api_url}$metadata#{edef.set_name}", "value": value}
         if opts.count:
             body["@odata.count"] = min(page.total, MAX_PAGE)
         if page.next_token:
             body["@odata.nextLink"] = self._next_link(req, page.next_token)
-        return Response(200, body, self._applied(prefer, ann))
+        return Response(200, body, self._applied(prefer, ann, size))
 
     def _page_size(self, prefer: dict[str, str], opts: QueryOptions) -> int:
         if "odata.maxpagesize" in prefer:
@@ -289,10 +286,8 @@ class DataverseEmulator(EmulatorServer):
         return token_page_size(opts.skiptoken) or self.page_size
 
     @staticmethod
-    def _applied(prefer: dict[str, str], ann: bool) -> dict[str, str]:
-        applied = []
-        if "odata.maxpagesize" in prefer:
-            applied.append(f"odata.maxpagesize={prefer['odata.maxpagesize']}")
+    def _applied(prefer: dict[str, str], ann: bool, size: int) -> dict[str, str]:
+        applied = [f"odata.maxpagesize={size}"] if "odata.maxpagesize" in prefer else []
         if ann:
             applied.append(f'odata.include-annotations="{prefer["odata.include-annotations"]}"')
         return {"Preference-Applied": ",".join(applied)} if applied else {}
@@ -340,7 +335,8 @@ class DataverseEmulator(EmulatorServer):
             raise not_found(edef, key)
         if req.header("If-None-Match") == etag(row) and not opts.expand:
             return Response(304)
-        body = self._shape(edef, self.model.project(edef, row, ann), opts, ann)
+        with self.store.lock:
+            body = self._shape(edef, self.model.project(edef, row, ann), opts, ann)
         body["@odata.context"] = f"{self.api_url}$metadata#{edef.set_name}/$entity"
         return Response(200, body, {"ETag": etag(row)})
 
@@ -354,7 +350,8 @@ class DataverseEmulator(EmulatorServer):
         if "return" not in req.prefer() or req.prefer()["return"] != "representation":
             return Response(204, None, headers)
         opts = self._options(req, edef)
-        body = self._shape(edef, self.model.project(edef, row, self._annotations(req)), opts, False)
+        with self.store.lock:
+            body = self._shape(edef, self.model.project(edef, row, self._annotations(req)), opts, False)
         body["@odata.context"] = f"{self.api_url}$metadata#{edef.set_name}/$entity"
         headers.update({"Preference-Applied": "return=representation", "ETag": etag(row)})
         return Response(201 if created else 200, body, headers)

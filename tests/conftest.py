@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync_core.state.stores import StateStores, memory_stores, table_stores
 from sandbox.azurite import Azurite, unique_name
+from sync_core.state.stores import StateStores, memory_stores, table_stores
 
 
 @pytest.fixture(scope="session")

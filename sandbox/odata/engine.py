@@ -10,7 +10,6 @@ key-set server paging with an opaque ``$skiptoken``.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -237,11 +236,22 @@ def execute(rows: list[dict[str, Any]], opts: QueryOptions, key: str, ci: bool) 
     """Filter and sort (``$orderby`` then key); paging and ``$top`` come later."""
     if opts.filter is not None:
         rows = [r for r in rows if evaluate(opts.filter, r, ci=ci)]
+    rows = sorted(rows, key=lambda r: sort_value(r.get(key), ci))
+    for order in reversed(opts.orderby):  # stable multi-pass sort, last key first
+        rows.sort(key=lambda r, name=order.field: sort_value(r.get(name), ci), reverse=order.desc)
+    return rows
 
-    def cmp(a: dict[str, Any], b: dict[str, Any]) -> int:
-        return _compare_values(_sort_values(a, opts, key), _sort_values(b, opts, key), opts, ci)
 
-    return sorted(rows, key=functools.cmp_to_key(cmp))
+def _first_after(rows: list[dict[str, Any]], last: list[Any], opts: QueryOptions, key: str, ci: bool) -> int:
+    """Index of the first (sorted) row after the sort values ``last`` (binary search)."""
+    low, high = 0, len(rows)
+    while low < high:
+        middle = (low + high) // 2
+        if _compare_values(_sort_values(rows[middle], opts, key), last, opts, ci) > 0:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 @dataclass
@@ -257,8 +267,7 @@ def paginate(rows: list[dict[str, Any]], opts: QueryOptions, key: str, ci: bool,
     remaining = list(rows[opts.skip or 0 :])
     total = len(remaining)
     if "k" in state:
-        last = state["k"]
-        remaining = [r for r in remaining if _compare_values(_sort_values(r, opts, key), last, opts, ci) > 0]
+        remaining = remaining[_first_after(remaining, state["k"], opts, key, ci) :]
     served = int(state.get("n", 0))
     if opts.top is not None:
         remaining = remaining[: max(opts.top - served, 0)]

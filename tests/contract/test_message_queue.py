@@ -10,9 +10,9 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
+from sandbox.azurite import unique_name
 from sync_core.state.ports import MessageQueue
 from sync_core.state.queues import AzureMessageQueue, MemoryMessageQueue, queue_client
-from sandbox.azurite import unique_name
 
 Drain = Callable[[], list[str]]
 

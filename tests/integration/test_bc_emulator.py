@@ -5,26 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
 
 from sandbox.bc_emulator import BcEmulator
-from sandbox.odata.server import Fault
-from sandbox.seed import SANDBOX_CLIENT_ID, seed_id
-
-AUDIENCE = "https://api.businesscentral.dynamics.com"
-TOKENS = {
-    "good": {"appid": SANDBOX_CLIENT_ID, "oid": "sp-bcsync", "aud": AUDIENCE},
-    "other": {"appid": "someone-else", "oid": "sp-other", "aud": AUDIENCE},
-    "wrong-aud": {"appid": SANDBOX_CLIENT_ID, "oid": "sp-bcsync", "aud": "https://graph.microsoft.com"},
-}
+from sandbox.seed import seed_id
+from tests.integration.emulator_clients import BC_TOKENS, BcApi, error
 
 
 @pytest.fixture(scope="module")
 def bc() -> Iterator[BcEmulator]:
-    emulator = BcEmulator(token_verifier=TOKENS.get)
+    emulator = BcEmulator(token_verifier=BC_TOKENS.get)
     emulator.start()
     yield emulator
     emulator.stop()
@@ -37,48 +29,25 @@ def fresh(bc: BcEmulator) -> None:
     bc.reset_counters()
 
 
-class Api:
-    """Tiny client: paths relative to the v2.0 or companion company root."""
-
-    def __init__(self, bc: BcEmulator, token: str = "good") -> None:
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
-        self.v2 = f"{bc.api_url}/companies({bc.company_id})/"
-        self.companion = f"{bc.companion_url}/companies({bc.company_id})/"
-
-    def call(self, method: str, path: str, companion: bool = False, **kw: Any) -> requests.Response:
-        url = path if path.startswith("http") else (self.companion if companion else self.v2) + path
-        return self.session.request(method, url, **kw)
-
-    def get(self, path: str, companion: bool = False, **kw: Any) -> requests.Response:
-        return self.call("GET", path, companion, **kw)
-
-    def value(self, path: str, companion: bool = False, **kw: Any) -> list[dict]:
-        response = self.get(path, companion, **kw)
-        assert response.status_code == 200, response.text
-        return response.json()["value"]
-
-
 @pytest.fixture
-def api(bc: BcEmulator) -> Api:
-    return Api(bc)
-
-
-def error(response: requests.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]
+def api(bc: BcEmulator) -> BcApi:
+    return BcApi(bc)
 
 
 # -- roots, auth ----------------------------------------------------------------------------------
 
 
-def test_companies_and_roots(api: Api, bc: BcEmulator) -> None:
+def test_companies_and_roots(api: BcApi, bc: BcEmulator) -> None:
     assert bc.api_url == f"{bc.url}/v2.0/sandbox-tenant/production/api/v2.0"
     companies = api.value(f"{bc.api_url}/companies")
     assert [(c["id"], c["name"]) for c in companies] == [(bc.company_id, "CRONUS Sandbox")]
     assert api.get(f"{bc.api_url}/companies({uuid.uuid4()})/customers").status_code == 404
     assert api.get("integrationCustomers").status_code == 404  # companion set on the v2.0 root
-    assert api.get("customers", companion=True).status_code == 404
+    assert api.companion.get("customers").status_code == 404
     assert error(api.get("nosuchset")) == (404, "BadRequest_NotFound")
+    tenantless = f"{bc.url}/v2.0/production/api/v2.0/companies({bc.company_id})/currencies"
+    assert len(api.value(tenantless)) == 5
+    assert api.get(f"{bc.url}/v2.0/sandbox-tenant/sandbox/api/v2.0/companies").status_code == 404
 
 
 def test_auth_is_checked(bc: BcEmulator) -> None:
@@ -94,7 +63,7 @@ def test_auth_is_checked(bc: BcEmulator) -> None:
 # -- queries ---------------------------------------------------------------------------------------
 
 
-def test_filter_select_orderby_top(api: Api) -> None:
+def test_filter_select_orderby_top(api: BcApi) -> None:
     rows = api.value(
         "customers?$filter=country eq 'GB' and (blocked eq ' ' or number eq '50000')"
         "&$select=number,displayName&$orderby=number desc&$top=3"
@@ -110,7 +79,7 @@ def test_filter_select_orderby_top(api: Api) -> None:
     assert error(api.get("customers?$filter=number eqq '1'")) == (400, "BadRequest")
 
 
-def test_datetime_filter_on_last_modified(api: Api, bc: BcEmulator) -> None:
+def test_datetime_filter_on_last_modified(api: BcApi, bc: BcEmulator) -> None:
     rows = api.value("items?$orderby=lastModifiedDateTime&$select=number,lastModifiedDateTime")
     watermark = rows[3]["lastModifiedDateTime"]
     later = api.value(f"items?$filter=lastModifiedDateTime gt {watermark}&$orderby=lastModifiedDateTime")
@@ -121,10 +90,10 @@ def test_datetime_filter_on_last_modified(api: Api, bc: BcEmulator) -> None:
     assert [r["number"] for r in newest] == ["1896-S"]
 
 
-def test_paging_with_maxpagesize(api: Api, bc: BcEmulator) -> None:
+def test_paging_with_maxpagesize(api: BcApi, bc: BcEmulator) -> None:
     for i in range(41):
         bc.insert("customers", {"displayName": f"Bulk {i}"})
-    url: str | None = api.v2 + "customers?$select=number"
+    url: str | None = api.url("customers?$select=number")
     seen: list[str] = []
     pages = 0
     while url:
@@ -138,7 +107,7 @@ def test_paging_with_maxpagesize(api: Api, bc: BcEmulator) -> None:
     assert api.get("customers", headers={"Prefer": "odata.maxpagesize=20001"}).status_code == 413
 
 
-def test_expand_lines_and_nested_paths(api: Api, bc: BcEmulator) -> None:
+def test_expand_lines_and_nested_paths(api: BcApi, bc: BcEmulator) -> None:
     orders = api.value(
         "salesOrders?$expand=salesOrderLines($select=lineObjectNumber,quantity)"
         "&$select=number,totalAmountExcludingTax"
@@ -153,22 +122,20 @@ def test_expand_lines_and_nested_paths(api: Api, bc: BcEmulator) -> None:
     nested = api.value(f"salesOrders({order_id})/salesOrderLines")
     assert [ln["sequence"] for ln in nested] == [10000, 20000]
     assert len(api.value("salesOrderLines")) == 4
-    invoices = api.value("postedSalesInvoices?$expand=lines&$filter=number eq '103003'", companion=True)
+    invoices = api.companion.value("postedSalesInvoices?$expand=lines&$filter=number eq '103003'")
     assert [ln["type"] for ln in invoices[0]["lines"]] == ["Item", "G/L Account"]
     customer = api.get(f"customers({seed_id('bc', 'customer', '10000')})?$expand=customerFinancialDetail")
     assert customer.json()["customerFinancialDetail"]["balance"] == 1000.0
 
 
-def test_companion_and_v2_share_rows(api: Api) -> None:
+def test_companion_and_v2_share_rows(api: BcApi) -> None:
     cannon = seed_id("bc", "customer", "10000")
     v2 = api.get(f"customers({cannon})").json()
-    companion = api.get(f"integrationCustomers({cannon})", companion=True).json()
+    companion = api.companion.get(f"integrationCustomers({cannon})").json()
     assert companion["name"] == v2["displayName"] and companion["@odata.etag"] == v2["@odata.etag"]
     assert companion["lastModifiedDateTime"] == v2["lastModifiedDateTime"]
-    response = api.call(
-        "PATCH",
+    response = api.companion.patch(
         f"integrationCustomers({cannon})",
-        companion=True,
         json={"name": "Cannon Renamed", "faxNo": "+44 1"},
         headers={"If-Match": companion["@odata.etag"]},
     )
@@ -179,40 +146,38 @@ def test_companion_and_v2_share_rows(api: Api) -> None:
         after["@odata.etag"] != v2["@odata.etag"]
         and after["lastModifiedDateTime"] > v2["lastModifiedDateTime"]
     )
-    company_contact = api.value(
-        f"integrationContacts?$filter=number eq '{companion['companyContactNo']}'", companion=True
+    company_contact = api.companion.value(
+        f"integrationContacts?$filter=number eq '{companion['companyContactNo']}'"
     )[0]
     assert company_contact["name"] == "Cannon Renamed" and company_contact["relatedCustomerNo"] == "10000"
 
 
-def test_exchange_rates_exist_for_all_but_jpy(api: Api) -> None:
-    rates = api.value("currencyExchangeRates", companion=True)
+def test_exchange_rates_exist_for_all_but_jpy(api: BcApi) -> None:
+    rates = api.companion.value("currencyExchangeRates")
     assert sorted(r["currencyCode"] for r in rates) == ["CAD", "DKK", "EUR", "GBP"]
     assert sorted(c["code"] for c in api.value("currencies")) == ["CAD", "DKK", "EUR", "GBP", "JPY"]
-    setup = api.value("integrationSetup", companion=True)
+    setup = api.companion.value("integrationSetup")
     assert setup[0]["lcyCode"] == "USD"
 
 
 # -- writes ----------------------------------------------------------------------------------------
 
 
-def test_post_returns_201_with_server_fields(api: Api) -> None:
-    response = api.call("POST", "customers", json={"displayName": "New Co", "currencyCode": "eur"})
+def test_post_returns_201_with_server_fields(api: BcApi) -> None:
+    response = api.post("customers", json={"displayName": "New Co", "currencyCode": "eur"})
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["currencyCode"] == "EUR" and body["number"].startswith("C")
     assert body["currencyId"] == seed_id("bc", "currency", "EUR") and body["@odata.etag"].startswith('W/"')
-    contact = api.value(
-        f"integrationContacts?$filter=relatedCustomerNo eq '{body['number']}'", companion=True
-    )
+    contact = api.companion.value(f"integrationContacts?$filter=relatedCustomerNo eq '{body['number']}'")
     assert [(c["type"], c["businessRelation"], c["name"]) for c in contact] == [
         ("Company", "Customer", "New Co")
     ]
-    currency = api.call("POST", "currencies", json={"code": "nok", "displayName": "Krone"}).json()
+    currency = api.post("currencies", json={"code": "nok", "displayName": "Krone"}).json()
     assert currency["code"] == "NOK"
 
 
-def test_write_validation_errors(api: Api) -> None:
+def test_write_validation_errors(api: BcApi) -> None:
     cases = [
         ({"displayName": "x", "id": str(uuid.uuid4())}, (400, "BadRequest_InvalidOperation")),
         ({"displayName": "x", "balanceDue": 5}, (400, "BadRequest_InvalidOperation")),
@@ -224,44 +189,38 @@ def test_write_validation_errors(api: Api) -> None:
         ({"number": "10000", "displayName": "dup"}, (409, "Internal_EntityWithSameKeyExists")),
     ]
     for body, expected in cases:
-        assert error(api.call("POST", "customers", json=body)) == expected, body
-    assert error(api.call("POST", "customerFinancialDetails", json={})) == (
+        assert error(api.post("customers", json=body)) == expected, body
+    assert error(api.post("customerFinancialDetails", json={})) == (
         405,
         "BadRequest_MethodNotAllowed",
     )
 
 
-def test_patch_needs_if_match_and_stale_etag_is_409(api: Api) -> None:
+def test_patch_needs_if_match_and_stale_etag_is_409(api: BcApi) -> None:
     item = seed_id("bc", "item", "1900-S")
     etag = api.get(f"items({item})").json()["@odata.etag"]
-    missing = api.call("PATCH", f"items({item})", json={"unitPrice": 1.0})
+    missing = api.patch(f"items({item})", json={"unitPrice": 1.0})
     assert error(missing) == (400, "BadRequest_InvalidToken")
-    ok = api.call("PATCH", f"items({item})", json={"unitPrice": 2.0}, headers={"If-Match": etag})
+    ok = api.patch(f"items({item})", json={"unitPrice": 2.0}, headers={"If-Match": etag})
     assert ok.status_code == 200 and ok.json()["unitPrice"] == 2.0 and ok.json()["@odata.etag"] != etag
-    stale = api.call("PATCH", f"items({item})", json={"unitPrice": 3.0}, headers={"If-Match": etag})
+    stale = api.patch(f"items({item})", json={"unitPrice": 3.0}, headers={"If-Match": etag})
     assert error(stale) == (409, "Request_EntityChanged")
     assert stale.json()["error"]["message"].startswith("Another user has already changed the record.")
-    star = api.call(
-        "PATCH",
+    star = api.companion.patch(
         f"integrationItems({item})",
-        companion=True,
         json={"blocked": True},
         headers={"If-Match": "*"},
     )
     assert star.status_code == 200 and api.get(f"items({item})").json()["blocked"] is True
-    assert api.call("DELETE", f"items({item})", headers={"If-Match": etag}).status_code == 409
-    assert api.call("DELETE", f"items({item})").status_code == 204
+    assert api.delete(f"items({item})", headers={"If-Match": etag}).status_code == 409
+    assert api.delete(f"items({item})").status_code == 204
     assert error(api.get(f"items({item})")) == (404, "Internal_RecordNotFound")
 
 
-def test_contacts_names_and_deep_insert(api: Api) -> None:
-    company_no = api.value("integrationCustomers?$filter=number eq '40000'", companion=True)[0][
-        "companyContactNo"
-    ]
-    person = api.call(
-        "POST",
+def test_contacts_names_and_deep_insert(api: BcApi) -> None:
+    company_no = api.companion.value("integrationCustomers?$filter=number eq '40000'")[0]["companyContactNo"]
+    person = api.companion.post(
         "integrationContacts",
-        companion=True,
         json={
             "type": "Person",
             "companyNo": company_no,
@@ -272,8 +231,7 @@ def test_contacts_names_and_deep_insert(api: Api) -> None:
     )
     assert person.status_code == 201 and person.json()["name"] == "Ada B Lovelace"
     assert person.json()["relatedCustomerNo"] == "40000"
-    order = api.call(
-        "POST",
+    order = api.post(
         "salesOrders",
         json={
             "customerNumber": "40000",
@@ -285,154 +243,28 @@ def test_contacts_names_and_deep_insert(api: Api) -> None:
     body = order.json()
     assert body["externalDocumentNumber"] == "ORD-42" and body["customerName"] == "Deerfield Graphics Company"
     assert body["totalAmountExcludingTax"] == round(3 * 54.9, 2)
-    line = api.call(
-        "POST",
+    line = api.post(
         f"salesOrders({body['id']})/salesOrderLines",
         json={"itemId": seed_id("bc", "item", "1900-S"), "quantity": 1},
     )
     assert line.status_code == 201 and line.json()["sequence"] == 20000
     assert line.json()["description"] == "PARIS Guest Chair, black"
-    bad = api.call(
-        "POST",
+    bad = api.post(
         "salesOrders",
         json={"customerNumber": "40000", "salesOrderLines": [{"lineObjectNumber": "1936-S", "quantity": 1}]},
     )  # blocked item: nothing is created
     assert bad.status_code == 400 and len(api.value("salesOrders")) == 3
 
 
-def test_bound_actions_post_documents(api: Api) -> None:
+def test_bound_actions_post_documents(api: BcApi) -> None:
     quote = seed_id("bc", "salesQuotes", "S-QUO10001")
-    assert api.call("POST", f"salesQuotes({quote})/Microsoft.NAV.makeOrder").status_code == 204
+    assert api.post(f"salesQuotes({quote})/Microsoft.NAV.makeOrder").status_code == 204
     assert api.value("salesQuotes") == [] and len(api.value("salesOrders")) == 3
     order = seed_id("bc", "salesOrders", "S-ORD101002")
-    assert api.call("POST", f"salesOrders({order})/Microsoft.NAV.shipAndInvoice").status_code == 204
-    posted = api.value(
-        "postedSalesInvoices?$filter=sellToCustomerNo eq '40000'&$expand=lines", companion=True
-    )
+    assert api.post(f"salesOrders({order})/Microsoft.NAV.shipAndInvoice").status_code == 204
+    posted = api.companion.value("postedSalesInvoices?$filter=sellToCustomerNo eq '40000'&$expand=lines")
     assert posted[0]["amount"] == 1806.2 and len(posted[0]["lines"]) == 2
     invoice = seed_id("bc", "salesInvoices", "S-INV102001")
-    assert api.call("POST", f"salesInvoices({invoice})/Microsoft.NAV.post").status_code == 204
-    cad = api.value("postedSalesInvoices?$filter=currencyCode eq 'CAD'", companion=True)[0]
+    assert api.post(f"salesInvoices({invoice})/Microsoft.NAV.post").status_code == 204
+    cad = api.companion.value("postedSalesInvoices?$filter=currencyCode eq 'CAD'")[0]
     assert cad["currencyFactor"] == round(1 / 0.73, 6)
-
-
-# -- $batch ----------------------------------------------------------------------------------------
-
-
-def _batch(api: Api, bc: BcEmulator, requests_: list[dict], atomic: bool) -> requests.Response:
-    headers = {"Isolation": "snapshot"} if atomic else {}
-    return api.session.post(f"{bc.api_url}/$batch", json={"requests": requests_}, headers=headers)
-
-
-def _ops(bc: BcEmulator) -> list[dict]:
-    base = f"companies({bc.company_id})"
-    item = seed_id("bc", "item", "1906-S")
-    return [
-        {
-            "id": "1",
-            "method": "POST",
-            "url": f"{base}/customers",
-            "body": {"displayName": "Batch A"},
-            "headers": {"Content-Type": "application/json"},
-        },
-        {
-            "id": "2",
-            "method": "PATCH",
-            "url": f"{base}/items({item})",
-            "body": {"unitPrice": 1.5},
-            "headers": {"If-Match": "*"},
-        },
-        {"id": "3", "method": "POST", "url": f"{base}/customers", "body": {"displayName": "B", "nope": 1}},
-        {"id": "4", "method": "GET", "url": f"{base}/currencies?$select=code"},
-    ]
-
-
-def test_json_batch_without_isolation_keeps_successes(api: Api, bc: BcEmulator) -> None:
-    response = _batch(api, bc, _ops(bc), atomic=False)
-    assert response.status_code == 200
-    statuses = {r["id"]: r["status"] for r in response.json()["responses"]}
-    assert statuses == {"1": 201, "2": 200, "3": 400, "4": 200}
-    assert any(c["displayName"] == "Batch A" for c in api.value("customers"))
-    counters = bc.counters()
-    assert counters["by_method"]["BATCH"] == 1 and counters["writes"] == 3
-    assert counters["by_entity"]["customers"]["POST"] == 2
-
-
-def test_json_batch_with_snapshot_isolation_rolls_back(api: Api, bc: BcEmulator) -> None:
-    response = _batch(api, bc, _ops(bc), atomic=True)
-    assert response.status_code == 200
-    answers = response.json()["responses"]
-    assert [(a["id"], a["status"]) for a in answers] == [("3", 400)]
-    assert not any(c["displayName"] == "Batch A" for c in api.value("customers"))
-    assert api.get(f"items({seed_id('bc', 'item', '1906-S')})").json()["unitPrice"] == 281.4
-    ok = _batch(api, bc, [op for op in _ops(bc) if op["id"] != "3"], atomic=True)
-    assert [a["status"] for a in ok.json()["responses"]] == [201, 200, 200]
-    assert (
-        api.session.post(
-            f"{bc.companion_url}/$batch",
-            json={
-                "requests": [
-                    {"id": "x", "method": "GET", "url": f"companies({bc.company_id})/shippingAgents"}
-                ]
-            },
-        ).json()["responses"][0]["status"]
-        == 200
-    )
-    too_many = _batch(api, bc, [_ops(bc)[3]] * 101, atomic=False)
-    assert too_many.status_code == 400
-
-
-# -- knobs, counters, admin -------------------------------------------------------------------------
-
-
-def test_rate_limit_is_per_user(api: Api, bc: BcEmulator) -> None:
-    bc.set_knobs(rate_limit=(2, 30.0))
-    assert [api.get("currencies").status_code for _ in range(2)] == [200, 200]
-    throttled = api.get("currencies")
-    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
-    assert throttled.json()["error"]["code"] == "Application_TooManyRequests"
-    assert Api(bc, "other").get("currencies").status_code == 200
-    bc.clear_knobs()
-    assert api.get("currencies").status_code == 200
-
-
-def test_faults_latency_and_counters(api: Api, bc: BcEmulator) -> None:
-    bc.set_knobs(
-        faults=[
-            Fault(status=503, count=1, method="PATCH", retry_after=3),
-            Fault(status=500, count=1, entity="items"),
-        ]
-    )
-    assert error(api.get("items")) == (500, "Internal_ServerError")
-    assert api.get("items").status_code == 200
-    item = seed_id("bc", "item", "1900-S")
-    failed = api.call("PATCH", f"items({item})", json={"unitPrice": 1.0}, headers={"If-Match": "*"})
-    assert failed.status_code == 503 and failed.headers["Retry-After"] == "3"
-    bc.set_knobs(latency_ms=150)
-    started = time.monotonic()
-    api.get("currencies")
-    assert time.monotonic() - started >= 0.15
-    counters = bc.counters()
-    assert counters["total"] == 4 and counters["writes"] == 1
-    assert counters["by_entity"]["items"] == {"GET": 2, "PATCH": 1}
-    bc.reset_counters()
-    assert bc.counters()["total"] == 0
-
-
-def test_admin_routes(bc: BcEmulator) -> None:
-    admin = bc.url + "/_admin"
-    created = requests.post(
-        admin + "/records/integrationItems", json={"number": "ADM-1", "description": "Admin"}
-    )
-    assert created.status_code == 201
-    item = created.json()
-    assert (
-        requests.patch(admin + f"/records/items/{item['id']}", json={"inventory": 7}).json()["inventory"] == 7
-    )
-    assert any(r["number"] == "ADM-1" for r in requests.get(admin + "/records/items").json()["value"])
-    assert requests.delete(admin + f"/records/items/{item['id']}").status_code == 204
-    requests.post(admin + "/knobs", json={"rate_limit": [1, 60]})
-    assert bc.knobs()["rate_limit"] == (1, 60.0)
-    assert requests.post(admin + "/knobs/clear").status_code == 200 and bc.knobs()["rate_limit"] is None
-    assert requests.get(admin + "/counters").json()["total"] == 0
-    assert requests.post(admin + "/seed").status_code == 204

@@ -13,10 +13,10 @@ import requests
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from sandbox.azurite import unique_name
 from sandbox.runner import LocalRunner, main
 from sandbox.runner_http import compile_route
 from sandbox.runner_timers import schedule_of
-from sandbox.azurite import unique_name
 from tests.fixtures import runner_app
 
 pytestmark = pytest.mark.azurite

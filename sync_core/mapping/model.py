@@ -11,6 +11,7 @@ from sync_core.state.ports import Direction
 MappingDirection = Literal["to-dataverse", "to-bc", "bidirectional"]
 UpdateConflictResolution = Literal["none", "send", "get"]
 DeletionConflictResolution = Literal["none", "remove-coupling", "restore"]
+MappingKind = Literal["table", "option"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class FieldMapping:
     on_insert_only: bool = False
     match: bool = False
     crm_write: str = ""
+    lookup: str = ""  # mapping whose couplings translate the value (BC code/number <-> Dataverse id)
+    option_map: str = ""  # option mapping translating a BC code <-> a Dataverse option value
+    clear_on_failed: bool = False  # BC "Clear Value on Failed Sync": an uncoupled lookup clears it
+    not_null: bool = False  # BC "Not Null": a blank value is never written
 
     def flows(self, direction: Direction) -> bool:
         return self.enabled and self.direction in (direction, "bidirectional")
@@ -58,6 +63,11 @@ class IntegrationTableMapping:
     update_conflict_resolution: UpdateConflictResolution = "none"
     deletion_conflict_resolution: DeletionConflictResolution = "none"
     crm_logical_name: str = ""
+    kind: MappingKind = "table"
+    bc_code_field: str = ""  # the BC field lookups name a record by (code, number)
+    parent: str = ""  # a child mapping (POSTEDSALESLINE-INV) is synced with its parent, never alone
+    scheduled: bool = True  # BC creates a job queue entry (a timer here) for it
+    in_full_sync: bool = True
     source_file: str = field(default="", compare=False)
 
     def allows(self, direction: Direction) -> bool:

@@ -21,6 +21,7 @@ from sync_core.mapping.model import (
     FieldMapping,
     IntegrationTableMapping,
     MappingDirection,
+    MappingKind,
     UpdateConflictResolution,
 )
 from sync_core.mapping.transforms import resolve
@@ -45,6 +46,11 @@ _MAPPING_KEYS = {
     "inactivity_timeout_minutes",
     "update_conflict_resolution",
     "deletion_conflict_resolution",
+    "kind",
+    "bc_code_field",
+    "parent",
+    "scheduled",
+    "in_full_sync",
 }
 _FIELD_KEYS = {
     "crm_field",
@@ -56,6 +62,10 @@ _FIELD_KEYS = {
     "on_insert_only",
     "match",
     "crm_write",
+    "lookup",
+    "option_map",
+    "clear_on_failed",
+    "not_null",
 }
 
 
@@ -123,6 +133,7 @@ def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:
             raise CatalogError(f"{where}: {key} is required")
     where = f"{path.name} [{data['name']}]"
     direction = _choice(where, data["direction"], MappingDirection, "direction")
+    _choice(where, data.get("kind", "table"), MappingKind, "kind")
     _choice(
         where,
         data.get("update_conflict_resolution", "none"),
@@ -168,13 +179,29 @@ def load_catalog(extra_dirs: Iterable[Path] = (), *, include_defaults: bool = Tr
             mapping = _read(path)
             mappings[mapping.name] = mapping
     for mapping in mappings.values():
-        missing = [d for d in mapping.dependencies if d not in mappings]
-        if missing:
-            raise CatalogError(
-                f"{Path(mapping.source_file).name} [{mapping.name}]: "
-                f"dependency on unknown mapping(s) {', '.join(missing)}"
-            )
+        _check_references(mapping, mappings)
     return Catalog(mappings.values())
+
+
+def _check_references(
+    mapping: IntegrationTableMapping, mappings: Mapping[str, IntegrationTableMapping]
+) -> None:
+    """Dependencies, parents, lookups and option maps must name mappings that can serve them."""
+    where = f"{Path(mapping.source_file).name} [{mapping.name}]"
+    missing = [
+        d for d in (*mapping.dependencies, *([mapping.parent] if mapping.parent else [])) if d not in mappings
+    ]
+    if missing:
+        raise CatalogError(f"{where}: dependency on unknown mapping(s) {', '.join(missing)}")
+    for i, f in enumerate(mapping.fields):
+        if f.lookup and (f.lookup not in mappings or not mappings[f.lookup].bc_code_field):
+            raise CatalogError(
+                f"{where} fields[{i}]: lookup {f.lookup!r} must name a mapping with a bc_code_field"
+            )
+        if f.option_map and (f.option_map not in mappings or mappings[f.option_map].kind != "option"):
+            raise CatalogError(
+                f"{where} fields[{i}]: option_map {f.option_map!r} must name an option mapping"
+            )
 
 
 @functools.cache

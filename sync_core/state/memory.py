@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from sync_core.errors import AlreadyExistsError, ConflictError
@@ -86,6 +87,22 @@ class MemoryCouplingStore:
                 raise ValueError("save cannot change a coupling's crm_id; delete and claim")
             stored = normalize_coupling(coupling, _new_etag())
             self._by_bc[(coupling.mapping, coupling.bc_id)] = stored
+            return stored
+
+    def rekey_bc(self, coupling: Coupling, bc_id: str) -> Coupling:
+        old_key, new_key = (coupling.mapping, coupling.bc_id), (coupling.mapping, bc_id)
+        with self._lock:
+            current = self._by_bc.get(old_key)
+            if current is None or current.etag != coupling.etag:
+                raise ConflictError(
+                    f"coupling {coupling.mapping} bc {coupling.bc_id} changed since read", status=412
+                )
+            if new_key in self._by_bc:
+                raise AlreadyExistsError(f"coupling {coupling.mapping} bc {bc_id} already exists", status=409)
+            stored = normalize_coupling(replace(coupling, bc_id=bc_id), _new_etag())
+            del self._by_bc[old_key]
+            self._by_bc[new_key] = stored
+            self._by_crm[(coupling.mapping, current.crm_id)] = bc_id
             return stored
 
     def delete(self, coupling: Coupling) -> None:

@@ -80,6 +80,15 @@ class CouplingStore(Protocol):
         """
         ...
 
+    def rekey_bc(self, coupling: Coupling, bc_id: str) -> Coupling:
+        """Move a claim to the BC id its record finally got (Create in Business Central).
+
+        Atomically: the row under the old bc_id (IfNotModified its etag) is replaced by the given
+        coupling under ``bc_id`` and the crm lookup points to it. AlreadyExistsError if ``bc_id``
+        is coupled already; ConflictError if the claim changed since read.
+        """
+        ...
+
     def delete(self, coupling: Coupling) -> None:
         """Remove both lookups of the coupling (IfNotModified its etag; absent is not an error)."""
         ...

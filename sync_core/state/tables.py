@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -190,6 +191,23 @@ class TableCouplingStore:
             except (ResourceModifiedError, ResourceNotFoundError) as exc:
                 raise ConflictError(f"{what}: changed since read", status=412) from exc
         return str(result["etag"])
+
+    def rekey_bc(self, coupling: Coupling, bc_id: str) -> Coupling:
+        """One transaction: delete the claim row (IfNotModified), create the new row, repoint the index."""
+        if coupling.etag is None:
+            raise ValueError("rekey_bc needs the coupling's etag (read it first)")
+        stored = normalize_coupling(replace(coupling, bc_id=bc_id), None)
+        what = f"rekey coupling {coupling.mapping} bc {coupling.bc_id} -> {bc_id}"
+        operations = [
+            ("delete", _bc_key(coupling.mapping, coupling.bc_id), _if_not_modified(coupling.etag)),
+            ("create", _coupling_entity(stored)),
+            ("update", _index_entity(stored), {"mode": UpdateMode.REPLACE}),
+        ]
+        try:
+            result = self._transact(what, operations)
+        except NotFoundError as exc:
+            raise ConflictError(f"{what}: changed since read", status=412) from exc
+        return normalize_coupling(stored, result[1]["etag"])
 
     def delete(self, coupling: Coupling) -> None:
         """Read the row (for its crm_id), then delete both rows in one transaction.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sync_core.mapping.catalog import Catalog
+from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Direction, MessageQueue
 from sync_core.state.stores import StateStores
 from sync_core.systems.ports import RecordSink, RecordSource
@@ -42,6 +43,10 @@ class SyncContext:
     def __post_init__(self) -> None:
         if self.reference is None:
             self.reference = BcReferenceData(self.bc)
+
+    def mapping(self, name: str) -> IntegrationTableMapping:
+        """The effective mapping: the catalog's, with the runtime settings operators changed."""
+        return self.catalog.get(name)
 
     def source(self, direction: Direction) -> RecordSource:
         return self.bc if direction == "to-dataverse" else self.dataverse

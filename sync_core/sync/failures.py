@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sync_core.errors import ConflictError, PermanentError
 from sync_core.mapping.model import IntegrationTableMapping
@@ -22,15 +22,35 @@ def _later(stored: datetime | None, new: datetime) -> datetime:
     return new if stored is None or new > stored else stored
 
 
+FORCED_CRM_SLACK = timedelta(milliseconds=999)
+FORCED_BC_SLACK = timedelta(milliseconds=10)
+
+
 def record_success(
-    store: CouplingStore, coupling: Coupling, msg: RecordMessage, source: Record, dest: Record
+    store: CouplingStore,
+    coupling: Coupling,
+    msg: RecordMessage,
+    source: Record,
+    dest: Record,
+    *,
+    forced: bool = False,
 ) -> Coupling:
-    """Stamp both sides' modified-on (only ever forward) and the direction's Success."""
+    """Stamp both sides' modified-on (only ever forward) and the direction's Success.
+
+    After a forced modify (conflict resolved for this side) the destination's stamp is kept a
+    little earlier (BC: -999 ms for Dataverse, -10 ms for BC), so the other direction still sees
+    the other side's change.
+    """
     bc, crm = (source, dest) if msg.direction == "to-dataverse" else (dest, source)
+    bc_stamp, crm_stamp = bc.modified_on, crm.modified_on
+    if forced and msg.direction == "to-dataverse":
+        crm_stamp -= FORCED_CRM_SLACK
+    elif forced:
+        bc_stamp -= FORCED_BC_SLACK
     updated = replace(
         coupling.with_status(msg.direction, DirectionStatus("success", None, msg.job_id)),
-        bc_modified_on=_later(coupling.bc_modified_on, bc.modified_on),
-        crm_modified_on=_later(coupling.crm_modified_on, crm.modified_on),
+        bc_modified_on=_later(coupling.bc_modified_on, bc_stamp),
+        crm_modified_on=_later(coupling.crm_modified_on, crm_stamp),
         skipped=False,
     )
     return store.save(updated)

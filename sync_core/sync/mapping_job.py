@@ -28,7 +28,7 @@ SEND_CHUNK = 100
 
 def run_mapping_job(ctx: SyncContext, mapping_name: str, *, trigger: str = "timer") -> list[JobRun]:
     """Run one integration table mapping's job in each of its directions."""
-    mapping = ctx.catalog.get(mapping_name)
+    mapping = ctx.mapping(mapping_name)
     return [_run_direction(ctx, mapping, direction, trigger) for direction in mapping.directions()]
 
 

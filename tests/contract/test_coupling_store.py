@@ -240,3 +240,25 @@ def test_construction_does_no_io_and_unreachable_storage_is_transient() -> None:
     client = TableClient.from_connection_string(conn, "unreachable", retry_total=0)
     with pytest.raises(TransientError):
         TableCouplingStore(client).get_by_bc(MAPPING, "bc-1")
+
+
+def test_rekey_moves_a_claim_to_the_new_bc_id(stores: StateStores) -> None:
+    store = stores.couplings
+    claim = store.claim(coupling("pending-crm-9", "crm-9", state="claimed"))
+    moved = store.rekey_bc(replace(claim, state="coupled"), "bc-9")
+    assert moved.bc_id == "bc-9" and moved.state == "coupled" and moved.etag
+    assert store.get_by_bc(MAPPING, "pending-crm-9") is None
+    assert store.get_by_bc(MAPPING, "bc-9") == moved
+    assert store.get_by_crm(MAPPING, "crm-9") == moved
+    with pytest.raises(ConflictError):  # the claim is gone: a stale rekey is refused
+        store.rekey_bc(claim, "bc-10")
+
+
+def test_rekey_to_an_already_coupled_bc_id_changes_nothing(stores: StateStores) -> None:
+    store = stores.couplings
+    store.claim(coupling("bc-1", "crm-1"))
+    claim = store.claim(coupling("pending-crm-2", "crm-2", state="claimed"))
+    with pytest.raises(AlreadyExistsError):
+        store.rekey_bc(claim, "bc-1")
+    assert store.get_by_crm(MAPPING, "crm-2") == claim
+    assert store.get_by_crm(MAPPING, "crm-1").bc_id == "bc-1"

@@ -128,6 +128,11 @@ class MemoryCouplingStore:
         rows.sort(key=lambda c: key_escape(c.bc_id))
         yield from rows
 
+    def iter_failed(self, mapping: str, direction: Direction) -> Iterator[Coupling]:
+        for c in self.iter_mapping(mapping):
+            if c.status(direction).result == "failure" and not c.skipped:
+                yield c
+
 
 class MemoryWatermarkStore:
     def __init__(self) -> None:

@@ -95,6 +95,10 @@ class CouplingStore(Protocol):
 
     def iter_mapping(self, mapping: str) -> Iterator[Coupling]: ...
 
+    def iter_failed(self, mapping: str, direction: Direction) -> Iterator[Coupling]:
+        """Couplings whose last result in ``direction`` is Failure and that are not Skipped."""
+        ...
+
 
 @dataclass(frozen=True)
 class Watermark:

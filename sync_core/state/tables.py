@@ -262,6 +262,28 @@ class TableCouplingStore:
             for entity in pages:
                 yield _coupling_from_entity(entity)
 
+    def iter_failed(self, mapping: str, direction: Direction) -> Iterator[Coupling]:
+        """Failed, not Skipped couplings of one direction (filtered by the table service)."""
+        attr = "to_dataverse" if direction == "to-dataverse" else "to_bc"
+        query = (
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi "
+            f"and {attr}_result eq @f and skipped eq @s"
+        )
+        with mapped_errors(f"list failed couplings of {mapping}"):
+            pages = self._table.client().query_entities(
+                query,
+                parameters={
+                    "pk": key_escape(mapping),
+                    "lo": BC_PREFIX,
+                    "hi": _BC_END,
+                    "f": "failure",
+                    "s": False,
+                },
+                results_per_page=self.page_size,
+            )
+            for entity in pages:
+                yield _coupling_from_entity(entity)
+
 
 class TableWatermarkStore:
     def __init__(self, table: TableClient) -> None:

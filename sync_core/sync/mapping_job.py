@@ -37,13 +37,21 @@ def _query(
 ) -> ModifiedQuery:
     if direction == "to-dataverse":
         return ModifiedQuery(mapping.bc_entity, since, mapping.table_filter or None)
-    echo = ctx.dataverse.whoami() if mapping.direction == "bidirectional" else None
+    echo = ctx.dataverse.whoami() if _suppress_echo(mapping) else None
     return ModifiedQuery(
         mapping.crm_entity,
         since,
         mapping.integration_table_filter or None,
         exclude_modified_by=echo,
     )
+
+
+def _suppress_echo(mapping: IntegrationTableMapping) -> bool:
+    """BC §4.2: skip rows last modified by the integration user on bidirectional mappings, unless
+    an enabled Dataverse -> BC-only field mapping exists (then our own writes must be read back)."""
+    if mapping.direction != "bidirectional":
+        return False
+    return not any(f.enabled and f.direction == "to-bc" for f in mapping.fields)
 
 
 def _run_direction(
@@ -133,10 +141,9 @@ class _Scan:
     def enqueue_failed(self) -> int:
         """Coupled records whose last result in this direction was Failure and that are not Skipped."""
         bodies = []
-        for coupling in self.ctx.stores.couplings.iter_mapping(self.mapping.name):
+        for coupling in self.ctx.stores.couplings.iter_failed(self.mapping.name, self.direction):
             source_id = coupling.bc_id if self.direction == "to-dataverse" else coupling.crm_id
-            failed = coupling.status(self.direction).result == "failure"
-            if failed and not coupling.skipped and source_id not in self._seen:
+            if source_id not in self._seen:
                 self._seen.add(source_id)
                 bodies.append(
                     RecordMessage(

@@ -262,3 +262,14 @@ def test_rekey_to_an_already_coupled_bc_id_changes_nothing(stores: StateStores) 
         store.rekey_bc(claim, "bc-1")
     assert store.get_by_crm(MAPPING, "crm-2") == claim
     assert store.get_by_crm(MAPPING, "crm-1").bc_id == "bc-1"
+
+
+def test_iter_failed_lists_failures_of_one_direction_that_are_not_skipped(stores: StateStores) -> None:
+    store = stores.couplings
+    failure = DirectionStatus("failure", "boom", "job")
+    store.claim(coupling("bc-1", "crm-1", to_dataverse=failure))
+    store.claim(coupling("bc-2", "crm-2", to_dataverse=failure, skipped=True))
+    store.claim(coupling("bc-3", "crm-3", to_bc=failure))
+    store.claim(coupling("bc-4", "crm-4", to_dataverse=DirectionStatus("success")))
+    assert [c.bc_id for c in store.iter_failed(MAPPING, "to-dataverse")] == ["bc-1"]
+    assert [c.bc_id for c in store.iter_failed(MAPPING, "to-bc")] == ["bc-3"]

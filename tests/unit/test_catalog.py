@@ -108,3 +108,13 @@ def test_field_mapped_twice_and_not_toml(tmp_path: Path) -> None:
 def test_unknown_mapping_lists_known_ones() -> None:
     with pytest.raises(CatalogError, match=r"unknown mapping 'NOPE' .*CURRENCY"):
         default_catalog().get("NOPE")
+
+
+def test_echo_suppression_rule(tmp_path: Path) -> None:
+    from sync_core.sync.mapping_job import _suppress_echo
+
+    catalog = load_catalog([_write(tmp_path, GOOD)])
+    assert _suppress_echo(catalog.get("TEST"))
+    one_way_back = GOOD + '[[fields]]\nbc_field = "number"\ncrm_field = "accountnumber"\ndirection = "to-bc"\n'
+    assert not _suppress_echo(load_catalog([_write(tmp_path, one_way_back)]).get("TEST"))
+    assert not _suppress_echo(default_catalog().get("CURRENCY"))

@@ -26,4 +26,6 @@ def _register(mapping_name: str, function_name: str) -> None:
 
 
 for _mapping in default_catalog():
+    if not _mapping.scheduled:  # BC creates no job queue entry for it (OPPORTUNITY, invoice lines)
+        continue
     _register(_mapping.name, _mapping.function_name)

@@ -1,7 +1,11 @@
-"""Operator commands: ``python -m sync_core <command>`` (names fixed in design.md).
+"""Operator commands: ``python -m sync_core <command>`` (names and options fixed in design.md).
 
 Exit codes: 0 success, 1 refused or failed (reason on stderr), 2 bad usage (argparse).
-``--json`` prints one JSON object.
+``--json`` (before or after the command) prints one JSON object; progress of long work goes to
+stderr. Single-record commands finish before they return; work over many records is enqueued.
+
+Other modules add commands through ``REGISTRARS``: each is called with the subparsers object and
+adds its parsers with ``set_defaults(func=command)``, ``command(svc, args) -> dict``.
 """
 
 from __future__ import annotations
@@ -10,99 +14,256 @@ import argparse
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from sync_core.errors import SyncError
+from sync_core.operations import (
+    error_rows,
+    job_rows,
+    mapping_rows,
+    plain,
+    set_mapping,
+    settings_store,
+)
+from sync_core.state.mapping_settings import MappingSettingsStore
+from sync_core.sync import couplings
+from sync_core.sync.command_support import mapping_of
 from sync_core.wiring import Services, services
 
 Command = Callable[[Services, argparse.Namespace], dict[str, Any]]
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+REGISTRARS: list[Registrar] = []
 
 
-def _mapping_row(m: Any) -> dict[str, Any]:
-    return {
-        "name": m.name,
-        "bc_entity": m.bc_entity,
-        "crm_entity": m.crm_entity,
-        "direction": m.direction,
-        "table_filter": m.table_filter,
-        "integration_table_filter": m.integration_table_filter,
-        "synch_only_coupled": m.synch_only_coupled,
-        "update_conflict_resolution": m.update_conflict_resolution,
-        "deletion_conflict_resolution": m.deletion_conflict_resolution,
-        "schedule_minutes": m.interval_minutes,
-        "timer_function": m.function_name,
-        "fields": [
-            {"bc": f.bc_field, "crm": f.crm_field, "direction": f.direction, "enabled": f.enabled}
-            for f in m.fields
-        ],
-    }
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def guid(text: str) -> str:
+    """An argparse type: a GUID in its canonical lower-case form."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a GUID") from None
+
+
+# -- commands --------------------------------------------------------------------------------------
 
 
 def cmd_mappings(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
-    return {"mappings": [_mapping_row(m) for m in svc.catalog]}
+    return {"mappings": mapping_rows(svc.catalog, settings_store(svc))}  # type: ignore[arg-type]
+
+
+def cmd_mapping_set(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return {"mapping": mapping_set(svc, settings_store(svc), args)}  # type: ignore[arg-type]
+
+
+def mapping_set(svc: Services, store: MappingSettingsStore, args: argparse.Namespace) -> dict[str, Any]:
+    only = None if args.synch_only_coupled is None else args.synch_only_coupled == "yes"
+    return set_mapping(
+        svc.catalog,
+        store,
+        args.mapping,
+        enable=tuple(args.enable_field or ()),
+        disable=tuple(args.disable_field or ()),
+        update_conflict_resolution=args.update_conflict_resolution,
+        deletion_conflict_resolution=args.deletion_conflict_resolution,
+        synch_only_coupled=only,
+        table_filter=args.table_filter,
+        integration_table_filter=args.integration_table_filter,
+    )
 
 
 def cmd_run(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
     from sync_core.sync.mapping_job import run_mapping_job
 
-    runs = run_mapping_job(svc.sync_context(), svc.catalog.get(args.mapping).name, trigger="command")
-    return {
-        "jobs": [
-            {"job_id": r.job_id, "direction": r.direction, "read": r.read, "enqueued": r.enqueued}
-            for r in runs
-        ]
-    }
+    ctx = svc.sync_context()
+    runs = run_mapping_job(ctx, mapping_of(ctx, args.mapping).name, trigger="command")
+    jobs = [
+        {"job_id": r.job_id, "direction": r.direction, "read": r.read, "enqueued": r.enqueued} for r in runs
+    ]
+    return {"jobs": jobs}
+
+
+def cmd_couple(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return {"coupling": plain(couplings.couple(svc.sync_context(), args.mapping, args.bc_id, args.crm_id))}
+
+
+def _selection(args: argparse.Namespace) -> dict[str, Any]:
+    return {"bc_id": args.bc_id, "crm_id": args.crm_id, "all": bool(getattr(args, "all", False))}
+
+
+def cmd_uncouple(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    result = couplings.uncouple(svc.sync_context(), args.mapping, progress=progress, **_selection(args))
+    return {"uncoupled": plain(result)}
+
+
+def cmd_create_in_dataverse(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return {"created": plain(couplings.create_in_dataverse(svc.sync_context(), args.mapping, args.bc_id))}
+
+
+def cmd_create_in_bc(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return {"created": plain(couplings.create_in_bc(svc.sync_context(), args.mapping, args.crm_id))}
+
+
+def cmd_sync_now(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    result = couplings.sync_now(
+        svc.sync_context(), args.mapping, args.direction, bc_id=args.bc_id, crm_id=args.crm_id
+    )
+    return {"synchronized": plain(result)}
+
+
+def cmd_match_couple(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    attrs = [a.strip() for part in args.match for a in part.split(",") if a.strip()]
+    result = couplings.match_couple(
+        svc.sync_context(),
+        args.mapping,
+        attrs,
+        case_sensitive=args.case_sensitive,
+        create_new=args.create_new,
+        sync_after=args.sync_after,
+        dry_run=args.dry_run,
+        progress=progress,
+    )
+    return {"match_couple": plain(result)}
+
+
+def cmd_restore(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    result = couplings.restore(svc.sync_context(), args.mapping, progress=progress, **_selection(args))
+    return {"restore": plain(result)}
+
+
+def cmd_retry(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    result = couplings.retry(svc.sync_context(), args.mapping, progress=progress, **_selection(args))
+    return {"retry": plain(result)}
 
 
 def cmd_jobs(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
-    rows = []
-    for run in svc.stores.job_log.list_runs(args.mapping, limit=args.limit):
-        summary = svc.stores.job_log.summary(run.job_id)
-        counts = summary.counts if summary else {}
-        rows.append(
-            {
-                **asdict(run),
-                "counts": counts,
-                "finished": bool(summary and summary.finished),
-            }
-        )
-    return {"jobs": rows}
+    return {"jobs": job_rows(svc.stores.job_log, args.mapping, args.limit)}
 
 
 def cmd_errors(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
-    return {"errors": [asdict(e) for e in svc.stores.sync_errors.list(args.mapping, limit=args.limit)]}
+    return {"errors": error_rows(svc.stores.sync_errors, args.mapping, args.limit)}
+
+
+# -- parser ----------------------------------------------------------------------------------------
+
+MATCH_HELP = "Dataverse attributes to match on (their BC fields compared after the field's transform)"
+MATCH_FLAGS = (
+    ("--case-sensitive", "compare case-sensitively (default: ignore case)"),
+    ("--create-new", "create the unmatched records in Dataverse (enqueued)"),
+    ("--sync-after", "synchronize the newly coupled records (enqueued)"),
+    ("--dry-run", "report matched / ambiguous / unmatched / already coupled; write nothing"),
+)
+
+_JSON = argparse.ArgumentParser(add_help=False)
+_JSON.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object")
+
+
+def _command(
+    sub: argparse._SubParsersAction, name: str, func: Command, helptext: str, mapping: bool = True
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=helptext, description=helptext, parents=[_JSON])
+    if mapping:
+        parser.add_argument("mapping", metavar="MAPPING", help="integration table mapping, e.g. CUSTOMER")
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _record_choice(parser: argparse.ArgumentParser, *, allow_all: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--bc-id", type=guid, metavar="ID", help="the BC record's SystemId")
+    group.add_argument("--crm-id", type=guid, metavar="ID", help="the Dataverse row's id")
+    if allow_all:
+        group.add_argument("--all", action="store_true", help="every record of the mapping")
+
+
+def _mapping_set_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--update-conflict-resolution", choices=("none", "send", "get"))
+    parser.add_argument("--deletion-conflict-resolution", choices=("none", "remove-coupling", "restore"))
+    parser.add_argument("--synch-only-coupled", choices=("yes", "no"))
+    parser.add_argument("--table-filter", metavar="EXPR", help="OData filter on the BC table")
+    parser.add_argument("--integration-table-filter", metavar="EXPR", help="OData filter on Dataverse")
+    parser.add_argument("--enable-field", action="append", metavar="ATTR", help="Dataverse attribute")
+    parser.add_argument("--disable-field", action="append", metavar="ATTR", help="Dataverse attribute")
+
+
+def _couple_commands(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "couple", cmd_couple, "couple two existing records")
+    p.add_argument("--bc-id", type=guid, metavar="ID", required=True)
+    p.add_argument("--crm-id", type=guid, metavar="ID", required=True)
+    _record_choice(_command(sub, "uncouple", cmd_uncouple, "remove couplings"), allow_all=True)
+    p = _command(
+        sub, "create-in-dataverse", cmd_create_in_dataverse, "create the Dataverse row and couple it"
+    )
+    p.add_argument("--bc-id", type=guid, metavar="ID", required=True)
+    p = _command(sub, "create-in-bc", cmd_create_in_bc, "create the BC record and couple it")
+    p.add_argument("--crm-id", type=guid, metavar="ID", required=True)
+    p = _command(sub, "sync-now", cmd_sync_now, "synchronize one coupled record now, forcing the direction")
+    _record_choice(p, allow_all=False)
+    p.add_argument("--direction", choices=("to-dataverse", "to-bc"), required=True)
+    p = _command(sub, "match-couple", cmd_match_couple, "match-based coupling (use --dry-run first)")
+    p.add_argument("--match", action="append", required=True, metavar="ATTR[,ATTR...]", help=MATCH_HELP)
+    for flag, helptext in MATCH_FLAGS:
+        p.add_argument(flag, action="store_true", help=helptext)
+    _record_choice(
+        _command(sub, "restore", cmd_restore, "clear Skipped and synchronize again"), allow_all=True
+    )
+    _record_choice(_command(sub, "retry", cmd_retry, "retry failed records"), allow_all=True)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync_core", description="bcsync operator commands")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("mappings", help="list integration table mappings").set_defaults(func=cmd_mappings)
-    run = sub.add_parser("run", help="run a mapping job now, as its timer would")
-    run.add_argument("mapping")
-    run.set_defaults(func=cmd_run)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _command(sub, "mappings", cmd_mappings, "list mappings with their runtime settings", mapping=False)
+    _mapping_set_options(_command(sub, "mapping-set", cmd_mapping_set, "change a mapping's runtime settings"))
+    _command(sub, "run", cmd_run, "run a mapping job now, as its timer would")
+    _couple_commands(sub)
     for name, func, helptext in (
-        ("jobs", cmd_jobs, "job log: runs with their counts"),
         ("errors", cmd_errors, "sync errors with remedies"),
+        ("jobs", cmd_jobs, "job log: runs with their counts"),
     ):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("--mapping")
+        p = _command(sub, name, func, helptext, mapping=False)
+        p.add_argument("--mapping", metavar="MAPPING")
         p.add_argument("--limit", type=int, default=20)
-        p.set_defaults(func=func)
+    for register in REGISTRARS:
+        register(sub)
     return parser
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + "; ".join(_text(v) for v in value) + "]"
+    return str(value)
 
 
 def _print(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, default=str))
         return
-    for key, rows in result.items():
-        for row in rows if isinstance(rows, list) else [rows]:
-            print(
-                f"{key[:-1] if key.endswith('s') else key}: " + ", ".join(f"{k}={v}" for k, v in row.items())
-            )
+    for key, value in result.items():
+        rows = value if isinstance(value, list) else [value]
+        label = key[:-1] if isinstance(value, list) and key.endswith("s") else key
+        for row in rows:
+            print(f"{label}: {_text(row)}")
+
+
+def _fail(exc: SyncError, as_json: bool) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    if exc.remedy:
+        print(f"remedy: {exc.remedy}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": exc.message, "remedy": exc.remedy or ""}))
+    return 1
 
 
 def main(argv: Sequence[str] | None = None, *, svc: Services | None = None) -> int:
@@ -113,7 +274,6 @@ def main(argv: Sequence[str] | None = None, *, svc: Services | None = None) -> i
     try:
         result = args.func(svc or services(), args)
     except SyncError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(exc, args.json)
     _print(result, args.json)
     return 0

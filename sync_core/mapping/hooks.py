@@ -2,7 +2,11 @@
 
 A hook gets the values the field mappings produced and returns them changed; it may read
 reference data through ``HookContext.reference`` (a port, so hooks stay testable with a twin).
-A hook that cannot map the record raises ``MappingError`` naming the field and the remedy.
+A hook that cannot map the record raises ``MappingError`` naming the field and the remedy;
+one that finds a record BC never synchronizes (a post-filter) raises ``IgnoredRecord``.
+Hooks run on the field mappings' values before lookups are resolved, in the mapping's order.
+The rules live next to the mappings that use them: ``rules_products`` (items, resources, units,
+prices) and ``rules_parties`` (salespeople, customers, contacts, opportunities).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from datetime import date
 from typing import Any, Protocol
 
 from sync_core.errors import MappingError
+from sync_core.mapping import rules_parties, rules_products
+from sync_core.mapping.rules_common import IgnoredRecord
 from sync_core.state.ports import Direction
 from sync_core.systems.ports import Record
 
@@ -27,11 +33,15 @@ class ReferenceData(Protocol):
 
 @dataclass(frozen=True)
 class HookContext:
+    """What a hook may know besides the values: ``destination`` is the record being updated
+    (None when inserting, or when the engine does not pass it)."""
+
     direction: Direction
     inserting: bool
     source: Record
     reference: ReferenceData
     today: date
+    destination: Record | None = None
 
 
 Hook = Callable[[HookContext, dict[str, Any]], dict[str, Any]]
@@ -74,4 +84,8 @@ def currency_exchange_rate(ctx: HookContext, values: dict[str, Any]) -> dict[str
 
 HOOKS: dict[str, Hook] = {
     "currency-exchange-rate": currency_exchange_rate,
+    **rules_products.HOOKS,
+    **rules_parties.HOOKS,
 }
+
+__all__ = ["HOOKS", "Hook", "HookContext", "IgnoredRecord", "ReferenceData"]

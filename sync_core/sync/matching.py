@@ -139,9 +139,7 @@ class Matcher:
         self.index = index
         self._taken: set[str] = set()
 
-    def classify(
-        self, bc_fields: Mapping[str, Any], *, coupled: bool
-    ) -> tuple[MatchClass, list[str]]:
+    def classify(self, bc_fields: Mapping[str, Any], *, coupled: bool) -> tuple[MatchClass, list[str]]:
         if coupled:
             return "already_coupled", []
         key = self.index.key.bc_key(bc_fields)

@@ -20,13 +20,14 @@ from typing import Any
 from sync_core.errors import ConflictError, DataError, MappingError, PermanentError, TransientError
 from sync_core.mapping.hooks import HOOKS, HookContext
 from sync_core.mapping.model import IntegrationTableMapping
+from sync_core.mapping.rules_common import IgnoredRecord
 from sync_core.mapping.transfer import changed_values, map_values, write_names
 from sync_core.state.ports import Coupling, Direction, RecordOutcome
 from sync_core.sync.context import BcReferenceData, SyncContext
 from sync_core.sync.failures import record_failure, record_success
 from sync_core.sync.lookups import LookupResolver, bind_values
 from sync_core.sync.messages import RecordMessage
-from sync_core.systems.ports import Record
+from sync_core.systems.ports import ModifiedQuery, Record
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,26 @@ class Outcome:
     outcome: RecordOutcome
     message: str = ""
     destination_id: str = ""
+
+
+BC_BLANK_DATE = "0001-01-01"
+
+
+def to_dataverse_values(values: dict[str, Any]) -> dict[str, Any]:
+    """BC's blank date is Dataverse's null."""
+    return {k: (None if v == BC_BLANK_DATE else v) for k, v in values.items()}
+
+
+def to_bc_values(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
+    """Dataverse null is BC's blank: 0 / false / "" by the field's current type; omitted on insert."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is not None:
+            out[key] = value
+        elif current is not None:
+            existing = current.get(key)
+            out[key] = False if isinstance(existing, bool) else 0 if isinstance(existing, int | float) else ""
+    return out
 
 
 def other(direction: Direction) -> Direction:
@@ -62,6 +83,8 @@ class RecordSynchronizer:
         mapping = self.ctx.mapping(msg.mapping)
         try:
             outcome = self._process(mapping, msg)
+        except IgnoredRecord as exc:  # BC's post-filter: never synchronized, not an error to fix
+            outcome = Outcome("skipped", exc.message)
         except PermanentError as exc:
             outcome = self._failed(mapping, msg, exc)
         job_id = msg.job_id or f"adhoc-{self.ctx.clock():%Y%m%d}"
@@ -101,9 +124,9 @@ class RecordSynchronizer:
             if msg.reason != "restore":
                 return Outcome("skipped", "the coupled record is marked Skipped")
             coupling = self.ctx.stores.couplings.save(replace(coupling, skipped=False))
-        source = self.ctx.source(msg.direction).get(entity_of(mapping, other(msg.direction)), msg.source_id)
+        source = self._source(mapping, msg)
         if source is None:
-            return Outcome("skipped", "the source record no longer exists")
+            return Outcome("skipped", "the source record no longer exists or is outside the mapping's filter")
         if coupling is None:
             return record_insert.insert_uncoupled(self, mapping, msg, source)
         if coupling.state == "claimed":
@@ -111,6 +134,18 @@ class RecordSynchronizer:
         if self._unchanged_since_sync(coupling, msg, source):
             return Outcome("unchanged", destination_id=self.dest_id(coupling, msg.direction))
         return self.update(mapping, msg, source, coupling)
+
+    def _source(self, mapping: IntegrationTableMapping, msg: RecordMessage) -> Record | None:
+        """The source record; a webhook's record must also pass the mapping's filter (jobs filter already)."""
+        entity = entity_of(mapping, other(msg.direction))
+        table_filter = (
+            mapping.table_filter if msg.direction == "to-dataverse" else mapping.integration_table_filter
+        )
+        if msg.reason != "webhook" or not table_filter:
+            return self.ctx.source(msg.direction).get(entity, msg.source_id)
+        key = "id" if msg.direction == "to-dataverse" else mapping.crm_key
+        query = ModifiedQuery(entity, filter=f"{key} eq {msg.source_id} and ({table_filter})", page_size=2)
+        return next(iter(self.ctx.source(msg.direction).iter_modified(query)), None)
 
     @staticmethod
     def dest_id(coupling: Coupling, direction: Direction) -> str:
@@ -125,17 +160,27 @@ class RecordSynchronizer:
         return source.modified_on <= last + SAME_TIMESTAMP
 
     def desired(
-        self, mapping: IntegrationTableMapping, direction: Direction, source: Record, inserting: bool
+        self,
+        mapping: IntegrationTableMapping,
+        direction: Direction,
+        source: Record,
+        inserting: bool,
+        dest: Record | None = None,
     ) -> dict[str, Any]:
         values = map_values(mapping, direction, source.fields, inserting=inserting)
-        hook_ctx = HookContext(direction, inserting, source, self.reference, self.ctx.clock().date())
+        today = self.ctx.clock().date()
+        hook_ctx = HookContext(direction, inserting, source, self.reference, today, destination=dest)
         for name in mapping.hooks:
             values = HOOKS[name](hook_ctx, values)
         return self.lookups.resolve(mapping, direction, values)
 
-    def write_body(self, mapping: IntegrationTableMapping, direction: Direction, values: dict) -> dict:
+    def write_body(
+        self, mapping: IntegrationTableMapping, direction: Direction, values: dict, dest: Record | None = None
+    ) -> dict:
         body = write_names(mapping, direction, values)
-        return bind_values(self.ctx, mapping, body) if direction == "to-dataverse" else body
+        if direction == "to-dataverse":
+            return bind_values(self.ctx, mapping, to_dataverse_values(body))
+        return to_bc_values(body, dest.fields if dest else None)
 
     # -- update ---------------------------------------------------------------------------------
 
@@ -151,7 +196,10 @@ class RecordSynchronizer:
         dest = dest or sink.get(entity_of(mapping, msg.direction), self.dest_id(coupling, msg.direction))
         if dest is None:
             return self._coupled_to_deleted(mapping, msg, source, coupling)
-        changes = changed_values(self.desired(mapping, msg.direction, source, False), dest.fields)
+        desired = self.desired(mapping, msg.direction, source, False, dest)
+        if msg.direction == "to-bc":
+            desired = to_bc_values(desired, dest.fields)
+        changes = changed_values(desired, dest.fields)
         forced = msg.reason in FORCE_REASONS
         if changes and self._dest_changed(coupling, msg.direction, dest):
             verdict = self._conflict(mapping, msg, changes)
@@ -161,7 +209,7 @@ class RecordSynchronizer:
         if not changes:
             record_success(self.ctx.stores.couplings, coupling, msg, source, dest)
             return Outcome("unchanged", destination_id=dest.id)
-        body = self.write_body(mapping, msg.direction, changes)
+        body = self.write_body(mapping, msg.direction, changes, dest)
         written = sink.update(entity_of(mapping, msg.direction), dest.id, body, etag=dest.etag or "*")
         record_success(self.ctx.stores.couplings, coupling, msg, source, written, forced=forced)
         return Outcome("modified", f"changed {', '.join(sorted(changes))}", dest.id)

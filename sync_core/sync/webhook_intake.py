@@ -18,20 +18,19 @@ log = logging.getLogger(__name__)
 class IntakeResult:
     enqueued: list[RecordMessage] = field(default_factory=list)
     ignored: str = ""
-    job_id: str = ""
 
     def as_json(self) -> dict:
         return {
             "enqueued": [
-                {"mapping": m.mapping, "direction": m.direction, "source_id": m.source_id}
+                {"mapping": m.mapping, "direction": m.direction, "source_id": m.source_id, "job_id": m.job_id}
                 for m in self.enqueued
             ],
             "ignored": self.ignored or None,
-            "job_id": self.job_id or None,
         }
 
 
 def enqueue_dataverse_event(ctx: SyncContext, event: DataverseEvent) -> IntakeResult:
+    """One message (and one job-log run) per mapping that brings the event's table to BC."""
     if event.message_name not in SYNC_MESSAGES:
         return IntakeResult(ignored=f"message {event.message_name} does not change synchronized data")
     mappings = [m for m in ctx.catalog.for_crm_entity(event.entity) if m.allows("to-bc")]
@@ -39,28 +38,31 @@ def enqueue_dataverse_event(ctx: SyncContext, event: DataverseEvent) -> IntakeRe
         return IntakeResult(ignored=f"no mapping synchronizes {event.entity} to Business Central")
     if event.user_id and event.user_id == ctx.dataverse.whoami():
         return IntakeResult(ignored="change made by the integration user (echo)")
-    started = ctx.clock()
-    run = JobRun(
-        f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}", mappings[0].name, "to-bc", started, kind="webhook"
-    )
-    messages = [RecordMessage(m.name, "to-bc", event.entity_id, run.job_id, "webhook") for m in mappings]
-    ctx.stores.job_log.save_run(run)
-    sent = ctx.record_queue.send_many(m.to_json() for m in messages)
-    ctx.stores.job_log.save_run(
-        replace(
-            run,
-            finished_enqueue_at=ctx.clock(),
-            read=1,
-            enqueued=sent,
-            message=f"webhook {event.message_name} {event.entity}",
-        )
-    )
+    messages = [_enqueue(ctx, mapping.name, event) for mapping in mappings]
     log.info(
         "webhook %s %s %s (correlation %s): enqueued %d",
         event.message_name,
         event.entity,
         event.entity_id,
         event.correlation_id or "-",
-        sent,
+        len(messages),
     )
-    return IntakeResult(enqueued=messages, job_id=run.job_id)
+    return IntakeResult(enqueued=messages)
+
+
+def _enqueue(ctx: SyncContext, mapping: str, event: DataverseEvent) -> RecordMessage:
+    started = ctx.clock()
+    run = JobRun(f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}", mapping, "to-bc", started, kind="webhook")
+    message = RecordMessage(mapping, "to-bc", event.entity_id, run.job_id, "webhook")
+    ctx.stores.job_log.save_run(run)
+    ctx.record_queue.send(message.to_json())
+    ctx.stores.job_log.save_run(
+        replace(
+            run,
+            finished_enqueue_at=ctx.clock(),
+            read=1,
+            enqueued=1,
+            message=f"webhook {event.message_name} {event.entity}",
+        )
+    )
+    return message

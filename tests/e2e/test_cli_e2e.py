@@ -9,6 +9,7 @@ import pytest
 from sandbox.stack import SandboxStack
 from sync_core.cli import main
 from tests.e2e.host import deliver_all
+from tests.e2e.operator_support import attach_settings
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
@@ -17,9 +18,10 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
 
 
 def test_mappings_run_jobs_errors(stack: SandboxStack, capsys: pytest.CaptureFixture[str]) -> None:
-    mappings = _json(capsys, ["mappings"])["mappings"]
-    assert [m["name"] for m in mappings] == ["CURRENCY"]
-    assert mappings[0]["timer_function"] == "sync_currency"
+    attach_settings(stack)  # Services.mapping_settings, as wiring will build it
+    mappings = {m["name"]: m for m in _json(capsys, ["mappings"])["mappings"]}
+    assert mappings["CURRENCY"]["timer_function"] == "sync_currency"
+    assert mappings["CURRENCY"]["runtime_settings"] == {}
     jobs = _json(capsys, ["run", "CURRENCY"])["jobs"]
     assert len(jobs) == 1 and jobs[0]["enqueued"] == len(stack.bc.rows("currencies"))
     deliver_all(stack.azurite.connection_string)

@@ -212,3 +212,29 @@ def test_bidirectional_job_suppresses_echoes_of_its_own_writes(stack: SandboxSta
     assert runs["to-bc"].enqueued == 1
     deliver_all(stack.azurite.connection_string)
     assert stack.bc.get("integrationCustomers", customer["id"])["name"] == "Cannon (CRM user)"
+
+
+def test_failed_records_are_retried_by_the_next_run_even_if_unchanged(
+    stack: SandboxStack, ctx: SyncContext
+) -> None:
+    _sync_currencies(stack)
+    customer, _ = _coupled_customer(stack, ctx, "60000")
+    run_mapping_job(ctx, M)
+    deliver_all(stack.azurite.connection_string)
+    ctx.stores.couplings.delete(ctx.stores.couplings.get_by_bc("CURRENCY", _eur_bc_id(stack)))
+    assert _sync(ctx, "to-dataverse", customer["id"], "command").outcome == "failed"
+    runs = {r.direction: r for r in run_mapping_job(ctx, M)}
+    assert (runs["to-dataverse"].read, runs["to-dataverse"].enqueued) == (0, 1)  # the retry
+    delivered = deliver_all(stack.azurite.connection_string)
+    assert len(delivered) == 1 and '"reason":"retry"' in delivered[0]
+    assert ctx.stores.couplings.get_by_bc(M, customer["id"]).skipped  # same error twice -> Skipped
+    runs = {r.direction: r for r in run_mapping_job(ctx, M)}
+    assert runs["to-dataverse"].enqueued == 0  # Skipped records stay out
+
+
+def test_uncoupled_records_of_synch_only_coupled_mappings_are_left_out_of_scheduled_runs(
+    stack: SandboxStack, ctx: SyncContext
+) -> None:
+    runs = {r.direction: r for r in run_mapping_job(ctx, M)}
+    assert runs["to-dataverse"].read == len(stack.bc.rows("integrationCustomers"))
+    assert runs["to-dataverse"].enqueued == 0 and runs["to-bc"].enqueued == 0

@@ -55,9 +55,9 @@ def test_webhook_refuses_bad_requests_and_enqueues_nothing(stack: SandboxStack) 
 
 
 def test_webhook_for_a_table_no_mapping_brings_to_bc_is_ignored(stack: SandboxStack) -> None:
-    status, body = _post(stack, _context(_account(stack)["accountid"]))
+    status, body = _post(stack, _context(_account(stack)["accountid"], PrimaryEntityName="annotation"))
     assert status == 202 and body["enqueued"] == []
-    assert "no mapping synchronizes account" in body["ignored"]
+    assert "no mapping synchronizes annotation" in body["ignored"]
     assert queued(stack.azurite.connection_string) == 0
 
 
@@ -67,14 +67,15 @@ def test_webhook_enqueues_a_record_message_for_the_mapping(stack: SandboxStack) 
         wiring.reset()
         status, body = _post(stack, _context(account_id))
         assert status == 202
-        assert body["enqueued"] == [
-            {"mapping": "TEST-ACCOUNT", "direction": "to-bc", "source_id": account_id}
-        ]
+        enqueued = {m["mapping"]: m for m in body["enqueued"]}
+        assert set(enqueued) == {"CUSTOMER", "TEST-ACCOUNT"}  # every mapping of accounts that goes to BC
+        assert all(m["direction"] == "to-bc" and m["source_id"] == account_id for m in enqueued.values())
         delivered = deliver_all(stack.azurite.connection_string)
-        assert len(delivered) == 1 and json.loads(delivered[0])["reason"] == "webhook"
+        assert len(delivered) == 2 and all(json.loads(d)["reason"] == "webhook" for d in delivered)
         # the account is not coupled: BC counts an uncoupled record handed to it as Skipped
-        summary = wiring.services().stores.job_log.summary(body["job_id"])
-        assert summary is not None and summary.counts["skipped"] == 1
+        for m in enqueued.values():
+            summary = wiring.services().stores.job_log.summary(m["job_id"])
+            assert summary is not None and summary.finished and summary.counts["skipped"] == 1
         app_user = wiring.services().dataverse.whoami()
         status, body = _post(stack, _context(account_id, user_id=app_user))
         assert status == 202 and body["ignored"] == "change made by the integration user (echo)"

@@ -30,7 +30,25 @@ def _index(extra_env: dict[str, str] | None = None) -> dict[str, list[dict]]:
 
 def test_indexes_without_settings_and_declares_every_function() -> None:
     functions = _index()
-    assert set(functions) == {"sync_currency", "process_record", "dataverse_webhook", "health"}
+    timers = {
+        "sync_salespeople", "sync_currency", "sync_unit_of_measure", "sync_payment_terms",
+        "sync_shipment_method", "sync_shipping_agent", "sync_customer", "sync_contact",
+        "sync_item_product", "sync_resource_product", "sync_custprcgrp_price",
+        "sync_salesprc_prodprice", "sync_postedsalesinv_inv", "sync_salesorder_order",
+    }  # fmt: skip
+    # OPPORTUNITY and POSTEDSALESLINE-INV have no job queue entry in BC, so no timer
+    manage = {
+        "manage_mappings",
+        "manage_mapping_set",
+        "manage_mapping_action",
+        "manage_jobs",
+        "manage_errors",
+        "manage_full_sync_start",
+        "manage_full_sync_status",
+        "manage_full_sync_restart",
+    }
+    queues = {"process_record", "process_control"}
+    assert set(functions) == timers | manage | queues | {"dataverse_webhook", "health"}
     timer = functions["sync_currency"][0]
     assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
         "timerTrigger",
@@ -41,6 +59,12 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
     assert (queue["type"], queue["queueName"], queue["connection"]) == (
         "queueTrigger",
         "sync-records",
+        "AzureWebJobsStorage",
+    )
+    control = functions["process_control"][0]
+    assert (control["type"], control["queueName"], control["connection"]) == (
+        "queueTrigger",
+        "sync-control",
         "AzureWebJobsStorage",
     )
     hook = functions["dataverse_webhook"][0]

@@ -1,6 +1,7 @@
-"""Commands that enqueue record messages the way timers do: a job run per direction, chunked sends.
+"""What the operator commands share: the mapping by name, direction checks, job-log runs, and
+``MessageBatch`` for commands that enqueue record messages the way timers do.
 
-Each direction gets its job-log run when its first message is added (so ``jobs`` shows the
+A batch gives each direction gets its job-log run when its first message is added (so ``jobs`` shows the
 command's progress as the queue function works through it); ``finish`` sends the rest and
 stamps each run with how many messages it enqueued.
 """
@@ -11,6 +12,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from sync_core.errors import DataError, NotFoundError
+from sync_core.mapping.catalog import CatalogError
+from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Direction, JobRun
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
@@ -19,6 +23,31 @@ SEND_CHUNK = 100
 PROGRESS_EVERY = 500
 
 Progress = Callable[[str], None]
+
+
+def mapping_of(ctx: SyncContext, name: str) -> IntegrationTableMapping:
+    """The (effective) mapping; an unknown name is a NotFoundError listing the known ones."""
+    try:
+        return ctx.mapping(name)
+    except CatalogError as exc:
+        raise NotFoundError(exc.message) from None
+
+
+def require_direction(mapping: IntegrationTableMapping, direction: Direction) -> None:
+    if not mapping.allows(direction):
+        raise DataError(
+            f"The integration table mapping {mapping.name} is not configured for {direction} "
+            f"synchronization (its direction is {mapping.direction})."
+        )
+
+
+def require_table_mapping(mapping: IntegrationTableMapping) -> None:
+    """Record operations need rows on both sides; an option mapping couples codes to option values."""
+    if mapping.kind != "table":
+        raise DataError(
+            f"{mapping.name} is an option mapping (BC codes coupled to Dataverse option values); "
+            "its couplings are made by synchronizing it (run, full-sync), not record by record."
+        )
 
 
 def new_job_id(ctx: SyncContext) -> str:
@@ -32,9 +61,7 @@ def start_run(ctx: SyncContext, mapping: str, direction: Direction, message: str
 
 
 def finish_run(ctx: SyncContext, run: JobRun, enqueued: int, message: str | None = None) -> JobRun:
-    done = replace(
-        run, finished_enqueue_at=ctx.clock(), enqueued=enqueued, read=max(run.read, enqueued)
-    )
+    done = replace(run, finished_enqueue_at=ctx.clock(), enqueued=enqueued, read=max(run.read, enqueued))
     if message is not None:
         done = replace(done, message=message)
     ctx.stores.job_log.save_run(done)
@@ -53,7 +80,9 @@ class MessageBatch:
         if run is None:
             run = self.runs[direction] = start_run(self.ctx, self.mapping, direction, self.what, self.kind)
             self.sent[direction] = 0
-        self._pending.append(RecordMessage(self.mapping, direction, source_id, run.job_id, self.reason).to_json())
+        self._pending.append(
+            RecordMessage(self.mapping, direction, source_id, run.job_id, self.reason).to_json()
+        )
         self.sent[direction] += 1
         if len(self._pending) >= SEND_CHUNK:
             self._flush()

@@ -1,0 +1,129 @@
+"""BC's hard-coded rules for items, resources, units of measure and prices (§3.3-§3.9), as hooks.
+
+Each hook is a pure function ``(HookContext, values) -> values`` over the values the field
+mappings produced (before lookups are resolved: a lookup field still holds a BC code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sync_core.errors import MappingError
+from sync_core.mapping.rules_common import IgnoredRecord, code, eq, integration_setup, text
+
+if TYPE_CHECKING:
+    from sync_core.mapping.hooks import Hook, HookContext
+
+# product statecode / statuscode (§4.8)
+PRODUCT_ACTIVE = (0, 1)
+PRODUCT_RETIRED = (1, 2)
+NAV_PREFIX = "NAV"
+PRICE_LIST_CURRENCY = "_transactioncurrencyid_value"
+# Sales Price primary key order (BC's FindFirst picks the first by it)
+SALES_PRICE_KEY = (
+    "itemNo",
+    "salesType",
+    "salesCode",
+    "startingDate",
+    "currencyCode",
+    "unitOfMeasureCode",
+    "minimumQuantity",
+)
+
+
+def _write_in_excluded(product_type: str, caption: str) -> Hook:
+    def hook(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+        """BC §3.3/§3.4 post-filter: the setup's write-in product is never synchronized."""
+        if ctx.direction != "to-dataverse":
+            return values
+        setup = integration_setup(ctx)
+        number = code(ctx.source.fields.get("number"))
+        if text(setup.get("writeInProductType")) == product_type and number == code(
+            setup.get("writeInProductNo")
+        ):
+            raise IgnoredRecord(
+                f"{caption} {number} is the write-in product of Sales & Receivables Setup and is "
+                "never synchronized.",
+                field="productnumber",
+                remedy="Nothing to fix. To synchronize it, choose another Write-in Product No. in "
+                "Sales & Receivables Setup.",
+            )
+        return values
+
+    return hook
+
+
+def product_negative_to_zero(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.3: a negative price or quantity on hand is written to the product as 0."""
+    if ctx.direction != "to-dataverse":
+        return values
+    out = dict(values)
+    for name in ("price", "quantityonhand"):
+        value = out.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            out[name] = 0
+    return out
+
+
+def product_blocked_state(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.3: Blocked <-> product state.
+
+    To Dataverse: a new product is made Active; later, Blocked = Yes retires it (statecode 1,
+    statuscode 2) and Blocked = No makes it Active again (0, 1). To BC: Blocked = statecode is
+    not Active.
+    """
+    if ctx.direction == "to-bc":
+        state = ctx.source.fields.get("statecode")
+        return values if state is None else {**values, "blocked": int(state) != PRODUCT_ACTIVE[0]}
+    blocked = bool(ctx.source.fields.get("blocked")) and not ctx.inserting
+    statecode, statuscode = PRODUCT_RETIRED if blocked else PRODUCT_ACTIVE
+    return {**values, "statecode": statecode, "statuscode": statuscode}
+
+
+def unit_of_measure_schedule_name(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.5: the unit schedule of unit of measure <code> is named ``NAV <code>``."""
+    if ctx.direction != "to-dataverse" or "name" not in values:
+        return values
+    return {**values, "name": f"{NAV_PREFIX} {code(values['name'])}"}
+
+
+def _price_key(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(text(row.get(k)) for k in SALES_PRICE_KEY)
+
+
+def price_group_currency(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.8: a price list has the one currency of its group's sales prices (blank = LCY).
+
+    Every sales price of the group must have the currency of the first one (BC's TestField);
+    the price list's currency field, when it is being written, gets that currency code, which
+    the CURRENCY lookup turns into the Dataverse currency.
+    """
+    if ctx.direction != "to-dataverse":
+        return values
+    group = code(ctx.source.fields.get("code"))
+    where = f"salesType eq 'Customer Price Group' and {eq('salesCode', group)}"
+    prices = sorted(ctx.reference.rows("salesPrices", where), key=_price_key)
+    currency = code(prices[0].get("currencyCode")) if prices else ""
+    for price in prices:
+        other = code(price.get("currencyCode"))
+        if other != currency:
+            raise MappingError(
+                f"Currency Code must be equal to '{currency}' in Sales Price: Item No.="
+                f"{text(price.get('itemNo'))}, Sales Type=Customer Price Group, Sales Code={group}. "
+                f"Current value is '{other}'.",
+                field="transactioncurrencyid",
+                remedy=f"Give every sales price of customer price group {group} the same currency "
+                "(a Dataverse price list has one currency), then retry the record.",
+            )
+    return {**values, PRICE_LIST_CURRENCY: currency} if PRICE_LIST_CURRENCY in values else values
+
+
+HOOKS: dict[str, Callable[[HookContext, dict[str, Any]], dict[str, Any]]] = {
+    "item-write-in-excluded": _write_in_excluded("Item", "Item"),
+    "resource-write-in-excluded": _write_in_excluded("Resource", "Resource"),
+    "product-negative-to-zero": product_negative_to_zero,
+    "product-blocked-state": product_blocked_state,
+    "unit-of-measure-schedule-name": unit_of_measure_schedule_name,
+    "price-group-currency": price_group_currency,
+}

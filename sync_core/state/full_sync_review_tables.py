@@ -1,0 +1,195 @@
+"""Full synchronization reviews in Azure Table Storage (table ``<prefix>fullsyncreview``).
+
+PartitionKey = run id; RowKey ``%review`` holds the header and ``line_<mapping>`` each line
+(keys through ``key_escape``; ``%`` before a non-hex letter never comes out of it). The pointer to
+the latest run is PartitionKey ``%current``, RowKey ``current``. A run's rows are written in
+entity-group transactions before the pointer moves, so a reader never sees a half-made review.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, UpdateMode
+
+from sync_core.errors import AlreadyExistsError, ConflictError
+from sync_core.state.azure_common import LazyTable, classify, mapped_errors
+from sync_core.state.common import key_escape, require_utc, to_utc
+from sync_core.state.full_sync_review import (
+    CurrentReview,
+    FullSyncReview,
+    ReviewLine,
+    normalize_line,
+    normalize_review,
+)
+from sync_core.state.ports import OUTCOMES
+
+logger = logging.getLogger(__name__)
+
+CURRENT_PK, CURRENT_RK = "%current", "current"
+REVIEW_RK = "%review"
+LINE_PREFIX = "line_"
+_LINE_END = "line`"  # the first key after every "line_..." key
+_TRANSACTION_MAX = 100
+
+
+def _int(value: Any) -> int:
+    return int(value.value if isinstance(value, EntityProperty) else value or 0)
+
+
+def _review_entity(review: FullSyncReview) -> dict[str, Any]:
+    return {
+        "PartitionKey": key_escape(review.run_id),
+        "RowKey": REVIEW_RK,
+        "run_id": review.run_id,
+        "started_at": review.started_at,
+        "mappings": json.dumps(list(review.mappings)),
+        "trigger": review.trigger,
+    }
+
+
+def _review_from(e: TableEntity) -> FullSyncReview:
+    return FullSyncReview(
+        run_id=e["run_id"],
+        started_at=require_utc(e["started_at"]),
+        mappings=tuple(json.loads(e.get("mappings") or "[]")),
+        trigger=e.get("trigger", ""),
+    )
+
+
+def _line_entity(line: ReviewLine) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": key_escape(line.run_id),
+        "RowKey": LINE_PREFIX + key_escape(line.mapping),
+        "run_id": line.run_id,
+        "mapping": line.mapping,
+        "recommendation": line.recommendation,
+        "dependencies": json.dumps(list(line.dependencies)),
+        "status": line.status,
+        "position": line.position,
+        "attempt": line.attempt,
+        "started_at": line.started_at,
+        "finished_at": line.finished_at,
+        "progress_at": line.progress_at,
+        "message": line.message,
+        "jobs": json.dumps(dict(line.jobs)),
+    }
+    for outcome in OUTCOMES:
+        entity[f"count_{outcome}"] = (int(line.counts.get(outcome, 0)), EdmType.INT64)
+    return entity
+
+
+def _line_from(e: TableEntity) -> ReviewLine:
+    return ReviewLine(
+        run_id=e["run_id"],
+        mapping=e["mapping"],
+        recommendation=e["recommendation"],
+        dependencies=tuple(json.loads(e.get("dependencies") or "[]")),
+        status=e["status"],
+        position=_int(e.get("position")),
+        attempt=_int(e.get("attempt")) or 1,
+        jobs=json.loads(e.get("jobs") or "{}"),
+        counts={o: _int(e.get(f"count_{o}")) for o in OUTCOMES},
+        started_at=to_utc(e.get("started_at")),
+        finished_at=to_utc(e.get("finished_at")),
+        progress_at=to_utc(e.get("progress_at")),
+        message=e.get("message", ""),
+        etag=e.metadata["etag"],
+    )
+
+
+class TableFullSyncReviewStore:
+    """FullSyncReviewStore over one table (created on first use)."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = LazyTable(table)
+
+    def _get(self, pk: str, rk: str, what: str) -> TableEntity | None:
+        with mapped_errors(what):
+            try:
+                return self._table.client().get_entity(pk, rk)
+            except ResourceNotFoundError:
+                return None
+
+    def current(self) -> CurrentReview:
+        row = self._get(CURRENT_PK, CURRENT_RK, "read the current full synchronization")
+        return CurrentReview() if row is None else CurrentReview(row["run_id"], row.metadata["etag"])
+
+    def create(self, review: FullSyncReview, lines: Iterable[ReviewLine], expected: CurrentReview) -> None:
+        review = normalize_review(review)
+        entities = [_review_entity(review)] + [_line_entity(normalize_line(li, None)) for li in lines]
+        what = f"create full synchronization {review.run_id}"
+        for start in range(0, len(entities), _TRANSACTION_MAX):
+            operations = [("create", e) for e in entities[start : start + _TRANSACTION_MAX]]
+            try:
+                self._table.client().submit_transaction(operations)
+            except AzureError as exc:
+                raise classify(what, exc) from exc
+        self._move_current(review.run_id, expected)
+        logger.info("full synchronization %s: review of %d line(s) created", review.run_id, len(entities) - 1)
+
+    def _move_current(self, run_id: str, expected: CurrentReview) -> None:
+        entity = {"PartitionKey": CURRENT_PK, "RowKey": CURRENT_RK, "run_id": run_id}
+        what = "move the current full synchronization"
+        with mapped_errors(what):
+            client = self._table.client()
+            try:
+                if expected.etag is None:
+                    client.create_entity(entity)
+                else:
+                    client.update_entity(
+                        entity,
+                        mode=UpdateMode.REPLACE,
+                        etag=expected.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+            except ResourceExistsError as exc:
+                raise AlreadyExistsError(f"{what}: another start was first", status=409) from exc
+            except (ResourceModifiedError, ResourceNotFoundError) as exc:
+                raise ConflictError(f"{what}: another start was first", status=412) from exc
+
+    def get(self, run_id: str) -> FullSyncReview | None:
+        row = self._get(key_escape(run_id), REVIEW_RK, f"read full synchronization {run_id}")
+        return None if row is None else _review_from(row)
+
+    def lines(self, run_id: str) -> list[ReviewLine]:
+        with mapped_errors(f"read the review lines of {run_id}"):
+            rows = self._table.client().query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": key_escape(run_id), "lo": LINE_PREFIX, "hi": _LINE_END},
+            )
+            lines = [_line_from(e) for e in rows]
+        return sorted(lines, key=lambda li: (li.position, li.mapping))
+
+    def get_line(self, run_id: str, mapping: str) -> ReviewLine | None:
+        row = self._get(
+            key_escape(run_id), LINE_PREFIX + key_escape(mapping), f"read review line {run_id} {mapping}"
+        )
+        return None if row is None else _line_from(row)
+
+    def save_line(self, line: ReviewLine) -> ReviewLine:
+        if line.etag is None:
+            raise ValueError("save_line needs the line's etag (read it first)")
+        stored = normalize_line(line, None)
+        what = f"save review line {line.run_id} {line.mapping}"
+        with mapped_errors(what):
+            try:
+                result = self._table.client().update_entity(
+                    _line_entity(stored),
+                    mode=UpdateMode.REPLACE,
+                    etag=line.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError) as exc:
+                raise ConflictError(f"{what}: changed since read", status=412) from exc
+        return normalize_line(stored, str(result["etag"]))

@@ -1,0 +1,279 @@
+"""Full synchronization: how one review line moves, one control message at a time.
+
+A line message (``full-sync-line``) starts a line; a check message (``full-sync-check``, sent with
+a delay) looks at its jobs again. Both do the same thing, so any redelivery resumes where a crash
+left off: for each direction (BC -> Dataverse first, then back, as BC's full-sync job does) enqueue
+every record under a job id kept on the line (a scan cut short is simply run again under the same
+id: the job log counts each record once), then wait until the job log says the job is done. When
+every direction is done the line is Finished, the mapping's watermarks move to the scan's start
+(BC copies the full sync's watermarks back to the parent mapping) and the lines that were waiting
+for it start. Messages carry the line's ``attempt``: after a restart, older ones are dropped.
+No timer is involved: the queue alone moves a full synchronization forward.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sync_core.errors import ConfigError, ConflictError, DataError, PermanentError, TransientError
+from sync_core.mapping.model import IntegrationTableMapping
+from sync_core.state.common import empty_counts
+from sync_core.state.full_sync_review import (
+    FULL_SYNCHRONIZATION,
+    FullSyncReviewStore,
+    ReviewLine,
+)
+from sync_core.state.ports import Direction, JobRun, JobSummary, MessageQueue
+from sync_core.sync.context import SyncContext
+from sync_core.sync.full_sync_plan import dependencies_met, startable
+from sync_core.sync.mapping_job import advance_watermark, run_full_scan
+from sync_core.sync.match_couple import match_couple
+
+log = logging.getLogger(__name__)
+
+CONTROL_QUEUE = "sync-control"
+LINE_MESSAGE, CHECK_MESSAGE = "full-sync-line", "full-sync-check"
+CHECK_DELAY_S = 3  # how long a check message stays invisible
+STALL_AFTER = timedelta(minutes=15)  # no record processed for this long -> the line is in Error
+MAX_REDECIDE = 5
+
+
+@dataclass(frozen=True)
+class ControlMessage:
+    kind: str
+    run_id: str
+    mapping: str
+    attempt: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str | bytes) -> ControlMessage:
+        try:
+            data: Any = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"control message is not JSON: {exc}") from exc
+        if not isinstance(data, dict) or data.get("kind") not in (LINE_MESSAGE, CHECK_MESSAGE):
+            raise DataError("control message must be an object with kind full-sync-line|full-sync-check")
+        if not data.get("run_id") or not data.get("mapping"):
+            raise DataError("control message lacks run_id or mapping")
+        try:
+            attempt = int(data.get("attempt", 1))
+        except (TypeError, ValueError) as exc:
+            raise DataError("control message attempt must be a number") from exc
+        return ControlMessage(str(data["kind"]), str(data["run_id"]), str(data["mapping"]), attempt)
+
+
+@dataclass
+class FullSync:
+    """What the full-sync use-cases work with: the sync context, the review store, the queue."""
+
+    ctx: SyncContext
+    reviews: FullSyncReviewStore
+    control: MessageQueue
+    check_delay_s: int = field(default_factory=lambda: CHECK_DELAY_S)
+    stall_after: timedelta = field(default_factory=lambda: STALL_AFTER)
+
+    def send(self, kind: str, line: ReviewLine) -> None:
+        body = ControlMessage(kind, line.run_id, line.mapping, line.attempt).to_json()
+        self.control.send(body, visibility_timeout=self.check_delay_s if kind == CHECK_MESSAGE else None)
+
+
+def new_job_id(now: datetime) -> str:
+    return f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def process(fs: FullSync, message: ControlMessage) -> str:
+    """Handle one control message; returns what happened (for logs and tests)."""
+    for _ in range(MAX_REDECIDE):
+        line = fs.reviews.get_line(message.run_id, message.mapping)
+        if line is None:
+            log.warning("full sync %s: no review line %s; message dropped", message.run_id, message.mapping)
+            return "unknown"
+        if line.attempt != message.attempt or line.status in ("Finished", "Error"):
+            return "stale"
+        if line.status == "Waiting" and not dependencies_met(line, fs.reviews.lines(line.run_id)):
+            return "waiting"
+        try:
+            return _advance(fs, line)
+        except ConflictError as exc:  # the line changed under us: re-read, re-decide
+            log.info("full sync %s %s: %s; re-deciding", line.run_id, line.mapping, exc)
+    raise TransientError(f"full sync {message.run_id} {message.mapping}: the line kept changing")
+
+
+def _advance(fs: FullSync, line: ReviewLine) -> str:
+    mapping = fs.ctx.mapping(line.mapping)
+    if line.recommendation == FULL_SYNCHRONIZATION:
+        return _advance_full(fs, line, mapping)
+    if not line.jobs:
+        return _couple(fs, line, mapping)
+    found = (fs.ctx.stores.job_log.summary(job_id) for job_id in line.job_ids())
+    summaries = [summary for summary in found if summary is not None]
+    if not all(summary.finished for summary in summaries):
+        return _progress(fs, line, summaries)
+    return _finish(fs, line, mapping, summaries)
+
+
+def _advance_full(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMapping) -> str:
+    summaries: list[JobSummary] = []
+    for direction in mapping.directions():
+        job_id = line.jobs.get(direction)
+        if job_id is None:
+            line = _begin(fs, line, direction)
+            _scan(fs, line, mapping, direction, None)
+            return _await(fs, line, "scanned")
+        summary = fs.ctx.stores.job_log.summary(job_id)
+        if summary is None or summary.run.finished_enqueue_at is None:  # a scan cut short
+            _scan(fs, line, mapping, direction, summary)
+            return _await(fs, line, "rescanned")
+        summaries.append(summary)
+        if not summary.finished:
+            return _progress(fs, line, summaries)
+    return _finish(fs, line, mapping, summaries)
+
+
+def _begin(fs: FullSync, line: ReviewLine, direction: Direction) -> ReviewLine:
+    now = fs.ctx.clock()
+    return fs.reviews.save_line(
+        replace(
+            line,
+            status="In Process",
+            jobs={**line.jobs, direction: new_job_id(now)},
+            started_at=line.started_at or now,
+            progress_at=now,
+            message=f"{direction}: enqueueing every record",
+        )
+    )
+
+
+def _scan(
+    fs: FullSync,
+    line: ReviewLine,
+    mapping: IntegrationTableMapping,
+    direction: Direction,
+    previous: JobSummary | None,
+) -> JobRun:
+    started = previous.run.started_at if previous else fs.ctx.clock()
+    run = JobRun(line.jobs[direction], mapping.name, direction, started, kind="full-sync")
+    run = replace(run, message=f"run {line.run_id}")
+    fs.ctx.stores.job_log.save_run(run)
+    return run_full_scan(fs.ctx, mapping, run)
+
+
+def _await(fs: FullSync, line: ReviewLine, what: str) -> str:
+    fs.send(CHECK_MESSAGE, line)
+    return what
+
+
+def _sum(summaries: list[JobSummary]) -> dict[str, int]:
+    counts = empty_counts()
+    for summary in summaries:
+        for outcome, n in summary.counts.items():
+            counts[outcome] = counts.get(outcome, 0) + n
+    return counts
+
+
+def _progress(fs: FullSync, line: ReviewLine, summaries: list[JobSummary]) -> str:
+    """Show the counts so far; a line with no progress for ``stall_after`` goes to Error."""
+    counts, now = _sum(summaries), fs.ctx.clock()
+    enqueued = sum(s.run.enqueued for s in summaries)
+    marks = (line.progress_at, line.started_at, *(s.run.finished_enqueue_at for s in summaries))
+    since = max((t for t in marks if t is not None), default=now)
+    if sum(counts.values()) != line.processed:
+        message = f"{sum(counts.values())} of {enqueued} record(s) processed"
+        if line.recommendation != FULL_SYNCHRONIZATION:  # keep the coupling summary
+            message = line.message
+        fs.reviews.save_line(replace(line, counts=counts, progress_at=now, message=message))
+    elif now - since >= fs.stall_after:
+        minutes = int(fs.stall_after.total_seconds() // 60)
+        fs.reviews.save_line(
+            replace(
+                line,
+                status="Error",
+                counts=counts,
+                finished_at=now,
+                message=f"stalled: {line.processed} of {enqueued} record(s) processed and none for "
+                f"{minutes} min (messages lost or in the poison queue?); see `errors`, then run "
+                "`full-sync restart`",
+            )
+        )
+        log.error("full sync %s %s stalled", line.run_id, line.mapping)
+        return "stalled"
+    return _await(fs, line, "in process")
+
+
+def _finish(
+    fs: FullSync, line: ReviewLine, mapping: IntegrationTableMapping, summaries: list[JobSummary]
+) -> str:
+    if line.recommendation == FULL_SYNCHRONIZATION:
+        for summary in summaries:  # BC copies the full sync's watermarks back to the parent mapping
+            advance_watermark(fs.ctx, mapping.name, summary.run.direction, summary.run.started_at)
+    counts, now = _sum(summaries), fs.ctx.clock()
+    done = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"
+    message = done if line.recommendation == FULL_SYNCHRONIZATION else f"{line.message}; {done}"
+    fs.reviews.save_line(
+        replace(line, status="Finished", counts=counts, finished_at=now, progress_at=now, message=message)
+    )
+    log.info("full sync %s %s finished: %s", line.run_id, line.mapping, done)
+    start_ready_lines(fs, line.run_id)
+    return "finished"
+
+
+def start_ready_lines(fs: FullSync, run_id: str) -> list[str]:
+    """Waiting lines whose dependencies are now satisfied -> Ready, and their line messages.
+
+    Called after a line's status is saved, so of two lines finishing at once at least one sees
+    the other Finished; the Waiting -> Ready write is IfNotModified, so only one sends.
+    """
+    started = []
+    for line in startable(fs.reviews.lines(run_id)):
+        try:
+            ready = fs.reviews.save_line(replace(line, status="Ready"))
+        except ConflictError:
+            continue
+        fs.send(LINE_MESSAGE, ready)
+        started.append(line.mapping)
+    return started
+
+
+# -- "Couple Records" lines ---------------------------------------------------------------------
+
+
+def couple_records(ctx: SyncContext, mapping: IntegrationTableMapping) -> tuple[dict[str, str], str]:
+    """BC's "Couple Records" start: match-based coupling on the mapping's match fields, creating new
+    records when nothing matches and synchronizing after coupling. Returns the jobs to follow
+    (the coupling run, then the record messages it enqueued) and a summary.
+    """
+    attrs = [f.crm_field for f in mapping.match_fields]
+    if not attrs:
+        raise ConfigError(
+            f"{mapping.name} has no match fields (match = true in its mapping file): couple its records "
+            "with `match-couple`, or start again with --recommend-full-sync"
+        )
+    result = match_couple(
+        ctx, mapping.name, attrs, case_sensitive=False, create_new=True, sync_after=True, dry_run=False
+    )
+    classes = ", ".join(f"{k} {v}" for k, v in result.counts.items() if v) or "no BC records"
+    jobs = {("coupling" if i == 0 else f"sync {i}"): job_id for i, job_id in enumerate(result.job_ids)}
+    return jobs, f"match-based coupling on {', '.join(attrs)}: {classes}; enqueued {result.enqueued}"
+
+
+def _couple(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMapping) -> str:
+    now = fs.ctx.clock()
+    line = fs.reviews.save_line(
+        replace(line, status="In Process", started_at=line.started_at or now, message="match-based coupling")
+    )
+    try:
+        jobs, message = couple_records(fs.ctx, mapping)
+    except (ConfigError, PermanentError) as exc:
+        fs.reviews.save_line(replace(line, status="Error", finished_at=fs.ctx.clock(), message=exc.message))
+        log.error("full sync %s %s: %s", line.run_id, line.mapping, exc.message)
+        return "error"
+    line = fs.reviews.save_line(replace(line, jobs=jobs, progress_at=fs.ctx.clock(), message=message))
+    return _await(fs, line, "coupled")

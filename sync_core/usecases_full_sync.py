@@ -1,0 +1,244 @@
+"""Full synchronization use-cases for the entry points: the ``sync-control`` queue function, the
+operator HTTP routes (``/api/manage/full-sync...``) and the CLI. Plain values in and out.
+
+The review store and the control queue come from the worker's services when they carry them
+(``Services.full_sync_review`` / ``Services.control_queue``), otherwise they are built here once
+per storage connection (Table Storage table ``bcsyncfullsyncreview``, queue ``sync-control``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sync_core.errors import ConfigError, ConflictError, DataError, NotFoundError, SyncError, TransientError
+from sync_core.state.full_sync_review import FullSyncReviewStore, ReviewLine, full_sync_review_store
+from sync_core.state.ports import OUTCOMES, MessageQueue
+from sync_core.sync.context import SyncContext
+from sync_core.sync.full_sync import (
+    CONTROL_QUEUE,
+    ControlMessage,
+    ReviewReport,
+    full_sync_status,
+    process_control_message,
+    restart_full_sync,
+    start_full_sync,
+)
+from sync_core.sync.full_sync_plan import waiting_on
+from sync_core.usecases import MAX_DEQUEUE_COUNT, HttpResult
+from sync_core.wiring import Services, services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024
+
+
+@dataclass
+class FullSyncDeps:
+    ctx: SyncContext
+    reviews: FullSyncReviewStore
+    control: MessageQueue
+
+
+@functools.cache
+def _table_reviews(conn_str: str) -> FullSyncReviewStore:
+    return full_sync_review_store(conn_str)
+
+
+@functools.cache
+def _control_queue(conn_str: str) -> MessageQueue:
+    from sync_core.state.queues import AzureMessageQueue  # azure SDK only when used
+
+    return AzureMessageQueue(conn_str, CONTROL_QUEUE)
+
+
+def full_sync_deps(svc: Services | None = None) -> FullSyncDeps:
+    svc = svc or services()
+    conn = svc.settings.storage_connection
+    reviews = getattr(svc, "full_sync_review", None) or _table_reviews(conn)
+    control = getattr(svc, "control_queue", None) or _control_queue(conn)
+    return FullSyncDeps(svc.sync_context(), reviews, control)
+
+
+# -- queue ------------------------------------------------------------------------------------------
+
+
+def process_control(
+    body: bytes | str, *, dequeue_count: int | None = None, deps: FullSyncDeps | None = None
+) -> str:
+    """Queue trigger body. Transient errors re-raise (redelivery); on the last attempt the line is
+    put in Error so the review shows it (and ``full-sync restart`` takes it up again)."""
+    d = deps or full_sync_deps()
+    try:
+        return process_control_message(d.ctx, d.reviews, d.control, body)
+    except TransientError as exc:
+        if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
+            _give_up(d, ControlMessage.from_json(body), exc)
+        raise
+
+
+def _give_up(d: FullSyncDeps, message: ControlMessage, exc: SyncError) -> None:
+    try:
+        line = d.reviews.get_line(message.run_id, message.mapping)
+        if line is not None and line.attempt == message.attempt and line.status != "Finished":
+            text = f"gave up after {MAX_DEQUEUE_COUNT} attempts: {exc.message}; run `full-sync restart`"
+            d.reviews.save_line(replace(line, status="Error", finished_at=d.ctx.clock(), message=text))
+    except SyncError as again:  # storage is down too: the log line is all we can leave
+        log.error("full sync %s %s: could not record the failure: %s", message.run_id, message.mapping, again)
+
+
+# -- operator verbs ---------------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def line_row(line: ReviewLine, lines: Sequence[ReviewLine]) -> dict[str, Any]:
+    message = line.message
+    if line.status == "Waiting" and waiting_on(line, lines):  # BC: "Dependency not satisfied"
+        waiting = f"dependency not satisfied: {', '.join(waiting_on(line, lines))}"
+        message = f"{waiting}; {message}" if message else waiting
+    return {
+        "mapping": line.mapping,
+        "recommendation": line.recommendation,
+        "status": line.status,
+        **{outcome: int(line.counts.get(outcome, 0)) for outcome in OUTCOMES},
+        "dependencies": ", ".join(line.dependencies),
+        "jobs": ", ".join(f"{k} {v}" for k, v in line.jobs.items()),
+        "started_at": _iso(line.started_at),
+        "finished_at": _iso(line.finished_at),
+        "message": message,
+    }
+
+
+def report_json(report: ReviewReport, mappings: Sequence[str] | None = None) -> dict[str, Any]:
+    lines = report.lines
+    shown = [li for li in lines if not mappings or li.mapping in mappings]
+    review: dict[str, Any] = {
+        "run_id": report.review.run_id,
+        "state": report.state,
+        "started_at": _iso(report.review.started_at),
+        "trigger": report.review.trigger,
+        "lines_finished": f"{sum(li.status == 'Finished' for li in lines)} of {len(lines)}",
+    }
+    if report.note:
+        review["note"] = report.note
+    return {"review": review, "lines": [line_row(li, lines) for li in shown]}
+
+
+def start(
+    mappings: Sequence[str] | None = None,
+    recommend_full_sync: Sequence[str] = (),
+    *,
+    trigger: str = "command",
+    deps: FullSyncDeps | None = None,
+) -> dict[str, Any]:
+    d = deps or full_sync_deps()
+    report = start_full_sync(
+        d.ctx, d.reviews, d.control, mappings, recommend_full_sync=recommend_full_sync, trigger=trigger
+    )
+    return report_json(report)
+
+
+def status(
+    run_id: str | None = None, mappings: Sequence[str] | None = None, *, deps: FullSyncDeps | None = None
+) -> dict[str, Any]:
+    d = deps or full_sync_deps()
+    report = full_sync_status(d.reviews, run_id)
+    if report is None:
+        raise NotFoundError(
+            f"no full synchronization {run_id}" if run_id else "no full synchronization has been started"
+        )
+    return report_json(report, mappings)
+
+
+def restart(
+    run_id: str | None = None, mappings: Sequence[str] | None = None, *, deps: FullSyncDeps | None = None
+) -> dict[str, Any]:
+    d = deps or full_sync_deps()
+    return report_json(restart_full_sync(d.ctx, d.reviews, d.control, run_id, mappings))
+
+
+# -- HTTP (manage/full-sync ...) --------------------------------------------------------------------
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _names(data: Mapping[str, Any], key: str) -> list[str]:
+    value = data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _BadRequest(f"{key} must be a list of mapping names")
+    return value
+
+
+def _body(raw: bytes, allowed: set[str]) -> dict[str, Any]:
+    if len(raw) > MAX_BODY:
+        raise _BadRequest(f"the body is larger than {MAX_BODY} bytes")
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise _BadRequest("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise _BadRequest("the body must be a JSON object")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise _BadRequest(f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+    return data
+
+
+def _status_of(exc: SyncError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ConflictError):
+        return 409
+    if isinstance(exc, TransientError):
+        return 503
+    if isinstance(exc, ConfigError | DataError):  # an unknown or excluded mapping
+        return 400
+    return 500
+
+
+def _answer(call: Callable[[], dict[str, Any]], ok: int) -> HttpResult:
+    try:
+        return HttpResult(ok, call())
+    except _BadRequest as exc:
+        return HttpResult(400, {"error": str(exc)})
+    except SyncError as exc:
+        status_code = _status_of(exc)
+        body = {"error": exc.message, **({"remedy": exc.remedy} if exc.remedy else {})}
+        log.info("full-sync request refused (%d): %s", status_code, exc)
+        return HttpResult(status_code, body)
+
+
+def http_start(raw: bytes, *, deps: FullSyncDeps | None = None) -> HttpResult:
+    def call() -> dict[str, Any]:
+        data = _body(raw, {"mappings", "recommend_full_sync"})
+        names, full = _names(data, "mappings"), _names(data, "recommend_full_sync")
+        return start(names or None, full, trigger="http", deps=deps)
+
+    return _answer(call, 202)
+
+
+def http_status(params: Mapping[str, str], *, deps: FullSyncDeps | None = None) -> HttpResult:
+    mappings = [m for m in (params.get("mapping") or "").split(",") if m]
+    return _answer(lambda: status(params.get("run_id") or None, mappings or None, deps=deps), 200)
+
+
+def http_restart(raw: bytes, *, deps: FullSyncDeps | None = None) -> HttpResult:
+    def call() -> dict[str, Any]:
+        data = _body(raw, {"run_id", "mappings"})
+        run_id = data.get("run_id")
+        if run_id is not None and not isinstance(run_id, str):
+            raise _BadRequest("run_id must be a string")
+        return restart(run_id or None, _names(data, "mappings") or None, deps=deps)
+
+    return _answer(call, 202)

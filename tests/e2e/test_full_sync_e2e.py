@@ -1,0 +1,184 @@
+"""Full synchronization end to end: the review, waves in dependency order, progress while it
+runs, a restart after a crash without duplicates, a no-change rerun that writes nothing.
+
+Only queue messages move it: the record queue (``process_record``) and the control queue
+(``process_control``), delivered here by hand the way the Functions host would, against Azurite
+and the emulators. CURRENCY comes from the catalog, FS-ITEM / FS-CUSTOMER from the test folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.functions.queue import QueueMessage
+
+from sandbox.stack import SandboxStack
+from sync_core import usecases_full_sync as full_sync
+from sync_core import wiring
+from sync_core.errors import ConflictError
+from sync_core.state.queues import queue_client
+from sync_core.sync import full_sync_lines
+from sync_core.sync.full_sync import CONTROL_QUEUE
+from sync_core.sync.messages import RECORD_QUEUE
+from tests.e2e.host import http, user_functions
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mappings_fullsync"
+
+
+@pytest.fixture
+def fs_stack(stack: SandboxStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxStack]:
+    monkeypatch.setenv("SYNC_MAPPINGS_DIR", str(FIXTURES))
+    monkeypatch.setattr(full_sync_lines, "CHECK_DELAY_S", 1)
+    wiring.reset()
+    yield stack
+    wiring.reset()
+
+
+def deliver(conn: str, queue: str, function: str, limit: int = 32) -> int:
+    """Receive up to ``limit`` visible messages of ``queue`` and run ``function`` on each."""
+    process = user_functions()[function]
+    client = queue_client(conn, queue)
+    try:
+        batch = list(client.receive_messages(max_messages=limit, visibility_timeout=60))
+    except Exception:  # the queue does not exist yet
+        return 0
+    for m in batch[:limit]:
+        process(QueueMessage(id=m.id, body=m.content.encode(), dequeue_count=m.dequeue_count))
+        client.delete_message(m)
+    return len(batch[:limit])
+
+
+def run_to_end(conn: str, timeout_s: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = deliver(conn, RECORD_QUEUE, "process_record") + deliver(conn, CONTROL_QUEUE, "process_control")
+        report = full_sync.status()
+        if report["review"]["state"] != "In Process":
+            return report
+        if not got:
+            time.sleep(0.2)
+    raise AssertionError(f"not finished in {timeout_s} s: {full_sync.status()}")
+
+
+def lines_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {line["mapping"]: line for line in report["lines"]}
+
+
+def counts(line: dict[str, Any]) -> dict[str, int]:
+    return {k: line[k] for k in ("inserted", "modified", "unchanged", "skipped", "failed") if line[k]}
+
+
+def test_waves_in_dependency_order_with_progress_visible(fs_stack: SandboxStack) -> None:
+    conn = fs_stack.azurite.connection_string
+    started = lines_of(full_sync.start(["CURRENCY", "FS-ITEM"]))
+    assert started["CURRENCY"]["recommendation"] == "Full Synchronization"  # one USD at rate 1
+    assert started["CURRENCY"]["status"] == "Ready"
+    assert started["FS-ITEM"]["status"] == "Waiting"
+    assert started["FS-ITEM"]["message"] == "dependency not satisfied: CURRENCY"
+
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1  # the CURRENCY line: every record
+    mid = lines_of(full_sync.status())
+    assert mid["CURRENCY"]["status"] == "In Process" and mid["CURRENCY"]["jobs"].startswith("to-dataverse")
+    assert mid["FS-ITEM"]["status"] == "Waiting"
+    assert deliver(conn, RECORD_QUEUE, "process_record", limit=2) == 2
+    time.sleep(1.2)
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1  # the check: counts so far
+    mid = lines_of(full_sync.status())
+    assert mid["CURRENCY"]["status"] == "In Process"
+    assert sum(counts(mid["CURRENCY"]).values()) == 2 and "2 of 5" in mid["CURRENCY"]["message"]
+
+    final = run_to_end(conn)
+    assert final["review"]["state"] == "Finished"
+    done = lines_of(final)
+    assert (done["CURRENCY"]["status"], counts(done["CURRENCY"])) == (
+        "Finished",
+        {"inserted": 4, "failed": 1},
+    )
+    items = fs_stack.bc.rows("items")
+    assert counts(done["FS-ITEM"]) == {"inserted": len(items)}
+    numbers = [p["productnumber"] for p in fs_stack.dataverse.rows("products")]
+    assert sorted(numbers) == sorted(i["number"] for i in items)
+    assert done["FS-ITEM"]["started_at"] >= done["CURRENCY"]["finished_at"]
+    mark = wiring.services().stores.watermarks.get("CURRENCY", "to-dataverse").value
+    assert mark is not None  # moved to when the full sync's scan started (BC copies it back)
+    assert done["CURRENCY"]["started_at"] <= mark.isoformat() <= done["CURRENCY"]["finished_at"]
+
+
+def test_restart_after_a_crash_makes_no_duplicates(fs_stack: SandboxStack) -> None:
+    conn = fs_stack.azurite.connection_string
+    for i in range(30):
+        fs_stack.bc.insert("items", {"displayName": f"Crash test item {i}"})
+    items = len(fs_stack.bc.rows("items"))
+    full_sync.start(["FS-ITEM"])  # CURRENCY is outside this run: its dependency counts as met
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
+    assert deliver(conn, RECORD_QUEUE, "process_record", limit=15) == 15
+    for queue in (RECORD_QUEUE, CONTROL_QUEUE):  # the crash: every message in flight is lost
+        queue_client(conn, queue).clear_messages()
+    assert lines_of(full_sync.status())["FS-ITEM"]["status"] == "In Process"
+    with pytest.raises(ConflictError, match="in process"):
+        full_sync.start(["FS-ITEM"])
+
+    restarted = full_sync.restart()
+    assert "restarted FS-ITEM" in restarted["review"]["note"]
+    assert lines_of(restarted)["FS-ITEM"]["status"] == "Ready"
+    line = lines_of(run_to_end(conn))["FS-ITEM"]
+    assert line["status"] == "Finished"
+    assert counts(line) == {"inserted": items - 15, "unchanged": 15}
+    numbers = [p["productnumber"] for p in fs_stack.dataverse.rows("products")]
+    assert len(numbers) == len(set(numbers)) == items
+
+
+def test_no_change_rerun_writes_nothing(fs_stack: SandboxStack) -> None:
+    conn = fs_stack.azurite.connection_string
+    full_sync.start(["CURRENCY", "FS-ITEM"])
+    run_to_end(conn)
+    for emulator in (fs_stack.bc, fs_stack.dataverse):
+        emulator.reset_counters()
+    again = lines_of(full_sync.start(["CURRENCY", "FS-ITEM"], ["CURRENCY", "FS-ITEM"]))
+    assert {line["recommendation"] for line in again.values()} == {"Full Synchronization"}
+    assert again["FS-ITEM"]["message"].startswith("dependency not satisfied: CURRENCY; full synchronization")
+    done = lines_of(run_to_end(conn))
+    assert fs_stack.dataverse.counters()["writes"] == 0 and fs_stack.bc.counters()["writes"] == 0
+    assert counts(done["FS-ITEM"]) == {"unchanged": len(fs_stack.bc.rows("items"))}
+    assert counts(done["CURRENCY"]).get("unchanged") == 4
+
+
+def test_couple_records_line_runs_match_based_coupling(fs_stack: SandboxStack) -> None:
+    conn = fs_stack.azurite.connection_string
+    line = lines_of(full_sync.start(["FS-CUSTOMER"]))["FS-CUSTOMER"]
+    assert line["recommendation"] == "Couple Records"  # BC customers and Dataverse accounts exist
+    line = lines_of(run_to_end(conn))["FS-CUSTOMER"]
+    assert line["status"] == "Finished" and "match-based coupling on name" in line["message"]
+    couplings = list(wiring.services().stores.couplings.iter_mapping("FS-CUSTOMER"))
+    assert len(couplings) == len(fs_stack.bc.rows("customers"))
+    names = [a["name"] for a in fs_stack.dataverse.rows("accounts")]
+    assert len(names) == len(set(names))  # the Cannon Group was matched, not created again
+
+
+def test_operator_routes_and_command(fs_stack: SandboxStack) -> None:
+    import argparse
+
+    from sync_core import cli_full_sync
+
+    url = "http://localhost/api/manage/full-sync"
+    none = http("manage_full_sync_status", "GET", url)
+    assert none.status_code == 404
+    started = http("manage_full_sync_start", "POST", f"{url}/start", b'{"mappings": ["FS-ITEM"]}')
+    assert started.status_code == 202
+    refused = http("manage_full_sync_start", "POST", f"{url}/start", b"{}")
+    assert refused.status_code == 409 and "in process" in refused.get_body().decode()
+    bad = http("manage_full_sync_start", "POST", f"{url}/start", b'{"mappings": ["NOPE"]}')
+    assert bad.status_code in (400, 409)
+    assert http("manage_full_sync_status", "GET", url).status_code == 200
+    assert http("manage_full_sync_restart", "POST", f"{url}/restart", b"{}").status_code == 202
+
+    parser = argparse.ArgumentParser()
+    cli_full_sync.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["full-sync", "status", "--mapping", "FS-ITEM"])
+    result = args.func(wiring.services(), args)
+    assert [line["mapping"] for line in result["lines"]] == ["FS-ITEM"]
+    assert set(result["lines"][0]) >= {"recommendation", "status", "inserted", "modified", "unchanged"}

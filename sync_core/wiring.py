@@ -14,9 +14,11 @@ from pathlib import Path
 import requests
 
 from sync_core.mapping.catalog import Catalog, default_catalog, load_catalog
+from sync_core.mapping.overrides import EffectiveCatalog
 from sync_core.odata.auth import BearerAuth, LazyConfidentialApp, MsalTokenProvider
 from sync_core.odata.client import ODataClient
 from sync_core.settings import Settings, load_settings
+from sync_core.state.mapping_settings import MappingSettingsStore, mapping_settings_store
 from sync_core.state.ports import MessageQueue
 from sync_core.state.queues import AzureMessageQueue
 from sync_core.state.stores import StateStores, table_stores
@@ -37,10 +39,18 @@ class Services:
     bc_tokens: MsalTokenProvider
     dataverse_tokens: MsalTokenProvider
     reference: BcReferenceData
+    mapping_settings: MappingSettingsStore
+    effective_catalog: EffectiveCatalog
 
     def sync_context(self) -> SyncContext:
+        """Use-cases see the effective mappings: the catalog with the operators' runtime settings."""
         return SyncContext(
-            self.catalog, self.bc, self.dataverse, self.stores, self.record_queue, reference=self.reference
+            self.effective_catalog,
+            self.bc,
+            self.dataverse,
+            self.stores,
+            self.record_queue,
+            reference=self.reference,
         )
 
 
@@ -60,9 +70,11 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
     companion = ODataClient(session, settings.bc_companion_root, system="bc", auth=bc_auth)
     dv = ODataClient(session, settings.dataverse_api_root, system="dataverse", auth=dv_auth)
     bc = BcAdapter(v2, companion, settings.bc_company_id)
+    catalog = catalog or default_catalog()
+    mapping_settings = mapping_settings_store(settings.storage_connection)
     return Services(
         settings=settings,
-        catalog=catalog or default_catalog(),
+        catalog=catalog,
         bc=bc,
         dataverse=DataverseAdapter(dv),
         stores=table_stores(settings.storage_connection),
@@ -70,6 +82,8 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
         bc_tokens=bc_tokens,
         dataverse_tokens=dv_tokens,
         reference=BcReferenceData(bc),
+        mapping_settings=mapping_settings,
+        effective_catalog=EffectiveCatalog(catalog, mapping_settings),
     )
 
 

@@ -119,6 +119,11 @@ class RecordSynchronizer:
     def _decide(self, mapping: IntegrationTableMapping, msg: RecordMessage) -> Outcome:
         from sync_core.sync import record_insert
 
+        if mapping.kind == "option":
+            from sync_core.sync import option_sync
+
+            return option_sync.sync_option_record(self, mapping, msg)
+
         coupling = self.coupling_of(mapping, msg)
         if coupling is not None and coupling.skipped:
             if msg.reason != "restore":

@@ -15,6 +15,8 @@ from urllib.parse import quote, urlencode
 from sandbox import seed
 from sandbox.dataverse_batch import run_batch
 from sandbox.dataverse_model import GUID_RE, DataverseModel, dv_error, etag, not_found
+from sandbox.dataverse_options import OptionSets
+from sandbox.dataverse_options import route as route_options
 from sandbox.dataverse_schema import ENTITIES, EntityDef
 from sandbox.odata.engine import (
     QueryError,
@@ -42,6 +44,7 @@ class DataverseEmulator(EmulatorServer):
         self.store = Store()
         self.base_currency: dict[str, str] = {}
         self.model = DataverseModel(self.store, self.base_currency)
+        self.options = OptionSets(self.store)
         self.ids: dict[str, str] = {}
 
     @property
@@ -71,6 +74,7 @@ class DataverseEmulator(EmulatorServer):
 
     def insert(self, entity_set: str, row: dict[str, Any], *, by_user: str | None = None) -> dict:
         edef = self._def(entity_set)
+        self.options.check_values(edef.logical, row)
         created = self.model.create(edef, row, self._human(by_user), admin=True)
         return self.model.project(edef, created, annotations=True)
 
@@ -78,6 +82,7 @@ class DataverseEmulator(EmulatorServer):
         self, entity_set: str, id: str, changes: dict[str, Any], *, by_user: str | None = None
     ) -> dict:
         edef = self._def(entity_set)
+        self.options.check_values(edef.logical, changes)
         updated = self.model.update(edef, id, changes, self._human(by_user), admin=True)
         return self.model.project(edef, updated, annotations=True)
 
@@ -123,7 +128,7 @@ class DataverseEmulator(EmulatorServer):
         if not req.path.startswith(API):
             return None
         match = PATH_RE.match(req.path[len(API) :])
-        return match.group("set") if match else req.path[len(API) :] or None
+        return match.group("set") if match else re.split(r"[(/]", req.path[len(API) :], maxsplit=1)[0] or None
 
     def route(self, req: Request) -> Response:
         if not req.path.startswith(API.rstrip("/")):
@@ -138,6 +143,9 @@ class DataverseEmulator(EmulatorServer):
         caller = self._caller(req)
         if rest in ("WhoAmI", "WhoAmI()") and req.method == "GET":
             return self._whoami(caller)
+        options = route_options(self.options, self.api_url, req, rest)
+        if options is not None:
+            return options
         match = PATH_RE.match(rest)
         if not match:
             raise dv_error(404, "0x8006088a", f"Resource not found for the segment '{rest}'.")
@@ -357,6 +365,7 @@ class DataverseEmulator(EmulatorServer):
         return Response(201 if created else 200, body, headers)
 
     def _create(self, req: Request, edef: EntityDef, body: Any, caller: str) -> Response:
+        self.options.check_values(edef.logical, body)
         row = self.model.create(edef, body, caller)
         return self._write_response(req, edef, row, created=True)
 
@@ -381,6 +390,7 @@ class DataverseEmulator(EmulatorServer):
             if if_none == "*":
                 raise dv_error(412, "0x80040237", "A record with matching key values already exists.")
             self._check_etag(if_match, current)
+            self.options.check_values(edef.logical, req.json())
             row = self.model.update(edef, key, req.json(), caller)
         return self._write_response(req, edef, row, created=False)
 

@@ -134,13 +134,20 @@ def report_json(report: ReviewReport, mappings: Sequence[str] | None = None) -> 
 def start(
     mappings: Sequence[str] | None = None,
     recommend_full_sync: Sequence[str] = (),
+    match: Mapping[str, Sequence[str]] | None = None,
     *,
     trigger: str = "command",
     deps: FullSyncDeps | None = None,
 ) -> dict[str, Any]:
     d = deps or full_sync_deps()
     report = start_full_sync(
-        d.ctx, d.reviews, d.control, mappings, recommend_full_sync=recommend_full_sync, trigger=trigger
+        d.ctx,
+        d.reviews,
+        d.control,
+        mappings,
+        recommend_full_sync=recommend_full_sync,
+        match=match,
+        trigger=trigger,
     )
     return report_json(report)
 
@@ -178,6 +185,21 @@ def _names(data: Mapping[str, Any], key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise _BadRequest(f"{key} must be a list of mapping names")
     return value
+
+
+def _match(value: Any) -> dict[str, list[str]]:
+    """``{"CUSTOMER": ["name"], ...}`` (a comma-separated string is accepted for the list)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _BadRequest('match must be an object like {"CUSTOMER": ["name"]}')
+    result = {}
+    for mapping, attrs in value.items():
+        attrs = attrs.split(",") if isinstance(attrs, str) else attrs
+        if not isinstance(attrs, list) or not all(isinstance(a, str) and a.strip() for a in attrs):
+            raise _BadRequest(f"match of {mapping} must be a list of Dataverse attribute names")
+        result[str(mapping)] = [a.strip() for a in attrs]
+    return result
 
 
 def _body(raw: bytes, allowed: set[str]) -> dict[str, Any]:
@@ -221,9 +243,9 @@ def _answer(call: Callable[[], dict[str, Any]], ok: int) -> HttpResult:
 
 def http_start(raw: bytes, *, deps: FullSyncDeps | None = None) -> HttpResult:
     def call() -> dict[str, Any]:
-        data = _body(raw, {"mappings", "recommend_full_sync"})
+        data = _body(raw, {"mappings", "recommend_full_sync", "match"})
         names, full = _names(data, "mappings"), _names(data, "recommend_full_sync")
-        return start(names or None, full, trigger="http", deps=deps)
+        return start(names or None, full, _match(data.get("match")), trigger="http", deps=deps)
 
     return _answer(call, 202)
 

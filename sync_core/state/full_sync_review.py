@@ -37,7 +37,9 @@ class ReviewLine:
     ``attempt`` grows on every restart; control messages carry it, so messages of an earlier
     attempt are recognized and dropped. ``jobs`` maps a direction (for a "Couple Records" line, a
     label) to a job id of the job log, in the order they run. ``progress_at`` is when the
-    processed count last changed (a stalled line becomes Error).
+    processed count last changed (a stalled line becomes Error). ``match_fields``: the
+    Dataverse attributes a "Couple Records" line matches on when the operator chose them at
+    start (BC's "Match Based Coupling Criteria"); empty means the mapping's own match fields.
     """
 
     run_id: str
@@ -53,6 +55,7 @@ class ReviewLine:
     finished_at: datetime | None = None
     progress_at: datetime | None = None
     message: str = ""
+    match_fields: tuple[str, ...] = ()
     etag: str | None = None
 
     @property
@@ -110,6 +113,7 @@ def normalize_line(line: ReviewLine, etag: str | None) -> ReviewLine:
     return replace(
         line,
         dependencies=tuple(line.dependencies),
+        match_fields=tuple(line.match_fields),
         jobs={k: str(v) for k, v in line.jobs.items() if v},
         counts={**empty_counts(), **{k: int(v) for k, v in line.counts.items()}},
         started_at=to_utc(line.started_at),

@@ -83,6 +83,7 @@ def _line_entity(line: ReviewLine) -> dict[str, Any]:
         "progress_at": line.progress_at,
         "message": line.message,
         "jobs": json.dumps(dict(line.jobs)),
+        "match_fields": json.dumps(list(line.match_fields)),
     }
     for outcome in OUTCOMES:
         entity[f"count_{outcome}"] = (int(line.counts.get(outcome, 0)), EdmType.INT64)
@@ -99,6 +100,7 @@ def _line_from(e: TableEntity) -> ReviewLine:
         position=_int(e.get("position")),
         attempt=_int(e.get("attempt")) or 1,
         jobs=json.loads(e.get("jobs") or "{}"),
+        match_fields=tuple(json.loads(e.get("match_fields") or "[]")),
         counts={o: _int(e.get(f"count_{o}")) for o in OUTCOMES},
         started_at=to_utc(e.get("started_at")),
         finished_at=to_utc(e.get("finished_at")),

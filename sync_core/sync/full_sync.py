@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
@@ -131,24 +131,27 @@ def start_full_sync(
     mappings: Sequence[str] | None = None,
     *,
     recommend_full_sync: Iterable[str] = (),
+    match: Mapping[str, Sequence[str]] | None = None,
     trigger: str = "command",
 ) -> ReviewReport:
     """Build the review, then start every line whose dependencies are satisfied.
 
     ``mappings`` narrows the review (a dependency outside it counts as satisfied);
-    ``recommend_full_sync`` turns those "Couple Records" lines into full synchronizations.
+    ``recommend_full_sync`` turns those "Couple Records" lines into full synchronizations;
+    ``match`` chooses the Dataverse attributes a "Couple Records" line matches on.
     """
     current = review_store.current()
     _refuse_if_running(review_store, current.run_id)
     chosen = [ctx.mapping(m.name) for m in review_mappings(ctx.catalog, mappings)]  # effective settings
     overrides = {ctx.catalog.get(name).name for name in recommend_full_sync}
+    criteria = {ctx.catalog.get(name).name: tuple(attrs) for name, attrs in (match or {}).items()}
     started = ctx.clock()
     run_id = f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     lines = []
     for position, mapping in enumerate(chosen):
         recommendation, note = _recommendation(ctx, mapping, mapping.name in overrides)
         line = ReviewLine(run_id, mapping.name, recommendation, mapping.dependencies, position=position)
-        lines.append(replace(line, message=note))
+        lines.append(replace(line, message=note, match_fields=criteria.get(mapping.name, ())))
     lines = _initial_status(lines, started)
     review = FullSyncReview(run_id, started, tuple(m.name for m in chosen), trigger)
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from sync_core.state.full_sync_review import (
 )
 from sync_core.state.ports import Direction, JobRun, JobSummary, MessageQueue
 from sync_core.sync.context import SyncContext
-from sync_core.sync.full_sync_plan import dependencies_met, startable
+from sync_core.sync.full_sync_plan import dependencies_met, is_option, startable
 from sync_core.sync.mapping_job import advance_watermark, run_full_scan
 from sync_core.sync.match_couple import match_couple
 
@@ -107,9 +108,15 @@ def process(fs: FullSync, message: ControlMessage) -> str:
     raise TransientError(f"full sync {message.run_id} {message.mapping}: the line kept changing")
 
 
+def synchronizes_records(line: ReviewLine, mapping: IntegrationTableMapping) -> bool:
+    """Full synchronization lines, and option mappings (whose couplings come from synchronizing
+    them: BC couples each option by its code when the option mapping runs)."""
+    return line.recommendation == FULL_SYNCHRONIZATION or is_option(mapping)
+
+
 def _advance(fs: FullSync, line: ReviewLine) -> str:
     mapping = fs.ctx.mapping(line.mapping)
-    if line.recommendation == FULL_SYNCHRONIZATION:
+    if synchronizes_records(line, mapping):
         return _advance_full(fs, line, mapping)
     if not line.jobs:
         return _couple(fs, line, mapping)
@@ -187,7 +194,7 @@ def _progress(fs: FullSync, line: ReviewLine, summaries: list[JobSummary]) -> st
     since = max((t for t in marks if t is not None), default=now)
     if sum(counts.values()) != line.processed:
         message = f"{sum(counts.values())} of {enqueued} record(s) processed"
-        if line.recommendation != FULL_SYNCHRONIZATION:  # keep the coupling summary
+        if "coupling" in line.jobs:  # a "Couple Records" line: keep the coupling summary
             message = line.message
         fs.reviews.save_line(replace(line, counts=counts, progress_at=now, message=message))
     elif now - since >= fs.stall_after:
@@ -211,12 +218,13 @@ def _progress(fs: FullSync, line: ReviewLine, summaries: list[JobSummary]) -> st
 def _finish(
     fs: FullSync, line: ReviewLine, mapping: IntegrationTableMapping, summaries: list[JobSummary]
 ) -> str:
-    if line.recommendation == FULL_SYNCHRONIZATION:
+    records = synchronizes_records(line, mapping)
+    if records:
         for summary in summaries:  # BC copies the full sync's watermarks back to the parent mapping
             advance_watermark(fs.ctx, mapping.name, summary.run.direction, summary.run.started_at)
     counts, now = _sum(summaries), fs.ctx.clock()
     done = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"
-    message = done if line.recommendation == FULL_SYNCHRONIZATION else f"{line.message}; {done}"
+    message = done if records else f"{line.message}; {done}"
     fs.reviews.save_line(
         replace(line, status="Finished", counts=counts, finished_at=now, progress_at=now, message=message)
     )
@@ -245,16 +253,18 @@ def start_ready_lines(fs: FullSync, run_id: str) -> list[str]:
 # -- "Couple Records" lines ---------------------------------------------------------------------
 
 
-def couple_records(ctx: SyncContext, mapping: IntegrationTableMapping) -> tuple[dict[str, str], str]:
-    """BC's "Couple Records" start: match-based coupling on the mapping's match fields, creating new
-    records when nothing matches and synchronizing after coupling. Returns the jobs to follow
-    (the coupling run, then the record messages it enqueued) and a summary.
+def couple_records(
+    ctx: SyncContext, mapping: IntegrationTableMapping, attrs: Sequence[str] = ()
+) -> tuple[dict[str, str], str]:
+    """BC's "Couple Records" start: match-based coupling on ``attrs`` (default: the mapping's match
+    fields), creating new records when nothing matches and synchronizing after coupling. Returns
+    the jobs to follow (the coupling run, then the record messages it enqueued) and a summary.
     """
-    attrs = [f.crm_field for f in mapping.match_fields]
+    attrs = list(attrs) or [f.crm_field for f in mapping.match_fields]
     if not attrs:
         raise ConfigError(
-            f"{mapping.name} has no match fields (match = true in its mapping file): couple its records "
-            "with `match-couple`, or start again with --recommend-full-sync"
+            f"{mapping.name} has no match fields: start again with --match {mapping.name}=ATTR[,ATTR] "
+            "(or match = true in its mapping file), or with --recommend-full-sync"
         )
     result = match_couple(
         ctx, mapping.name, attrs, case_sensitive=False, create_new=True, sync_after=True, dry_run=False
@@ -270,7 +280,7 @@ def _couple(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMapping) ->
         replace(line, status="In Process", started_at=line.started_at or now, message="match-based coupling")
     )
     try:
-        jobs, message = couple_records(fs.ctx, mapping)
+        jobs, message = couple_records(fs.ctx, mapping, line.match_fields)
     except (ConfigError, PermanentError) as exc:
         fs.reviews.save_line(replace(line, status="Error", finished_at=fs.ctx.clock(), message=exc.message))
         log.error("full sync %s %s: %s", line.run_id, line.mapping, exc.message)

@@ -153,6 +153,43 @@ class DataverseAdapter:
         self._client.delete(self._path(entity, record_id), etag=etag)
         log.info("dataverse %s deleted %s", entity, record_id)
 
+    # -- option sets (picklist metadata) -------------------------------------------------------
+
+    def option_values(self, entity_logical: str, attribute: str) -> dict[int, str]:
+        """The options of a picklist attribute: value -> label (the user's localized label)."""
+        path = (
+            f"EntityDefinitions(LogicalName='{entity_logical}')/Attributes(LogicalName='{attribute}')"
+            "/Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+        )
+        params = {"$select": "LogicalName", "$expand": "OptionSet($select=Options)"}
+        body = self._client.get(path, params) or {}
+        options = (body.get("OptionSet") or {}).get("Options") or []
+        return {int(o["Value"]): _user_label(o.get("Label")) for o in options}
+
+    def insert_option_value(self, entity_logical: str, attribute: str, label: str) -> int:
+        """Add an option (InsertOptionValue); Dataverse picks the value, which is returned."""
+        body = {
+            "EntityLogicalName": entity_logical,
+            "AttributeLogicalName": attribute,
+            "Label": _localized(label),
+        }
+        response = self._client.post("InsertOptionValue", body)
+        value = int(response.body["NewOptionValue"])
+        log.info("dataverse %s.%s: inserted option %d %r", entity_logical, attribute, value, label)
+        return value
+
+    def update_option_value(self, entity_logical: str, attribute: str, value: int, label: str) -> None:
+        """Relabel one option (UpdateOptionValue, labels of other languages kept)."""
+        body = {
+            "EntityLogicalName": entity_logical,
+            "AttributeLogicalName": attribute,
+            "Value": value,
+            "Label": _localized(label),
+            "MergeLabels": True,
+        }
+        self._client.post("UpdateOptionValue", body, idempotent=True)
+        log.info("dataverse %s.%s: option %d relabelled %r", entity_logical, attribute, value, label)
+
     def _record_from(self, entity: str, response: ODataResponse, record_id: str | None) -> Record:
         if isinstance(response.body, Mapping) and response.body:
             return self.to_record(entity, response.body)
@@ -162,6 +199,24 @@ class DataverseAdapter:
             if record is not None:
                 return record
         raise DataError(f"Dataverse {entity} write answered {response.status} without the row")
+
+
+LANGUAGE_CODE = 1033
+
+
+def _localized(label: str) -> dict[str, Any]:
+    return {"LocalizedLabels": [{"Label": label, "LanguageCode": LANGUAGE_CODE}]}
+
+
+def _user_label(label: Any) -> str:
+    """``UserLocalizedLabel.Label``, else the first localized label, else ""."""
+    if not isinstance(label, Mapping):
+        return ""
+    user = label.get("UserLocalizedLabel")
+    if isinstance(user, Mapping) and user.get("Label") is not None:
+        return str(user["Label"])
+    localized = label.get("LocalizedLabels") or []
+    return str(localized[0].get("Label", "")) if localized else ""
 
 
 def _id_from_entity_url(url: str | None) -> str | None:

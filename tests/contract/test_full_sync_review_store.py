@@ -33,7 +33,14 @@ def _lines(run_id: str = RUN) -> list[ReviewLine]:
     return [
         ReviewLine(run_id, "UNIT OF MEASURE", "No Records Found", status="Finished", position=1),
         ReviewLine(run_id, "CURRENCY", "Full Synchronization", status="Ready", position=0),
-        ReviewLine(run_id, "CUSTOMER", "Couple Records", ("CURRENCY", "SALESPEOPLE"), position=2),
+        ReviewLine(
+            run_id,
+            "CUSTOMER",
+            "Couple Records",
+            ("CURRENCY", "SALESPEOPLE"),
+            position=2,
+            match_fields=("name", "accountnumber"),
+        ),
         ReviewLine(run_id, "ITEM/PRODUCT #1", "Full Synchronization", ("UNIT OF MEASURE",), position=3),
     ]
 
@@ -59,6 +66,7 @@ def test_create_then_read_back_in_review_order(reviews: FullSyncReviewStore) -> 
     assert customer.dependencies == ("CURRENCY", "SALESPEOPLE") and customer.status == "Waiting"
     assert customer.counts == {"inserted": 0, "modified": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     assert customer.attempt == 1 and customer.jobs == {} and customer.started_at is None
+    assert customer.match_fields == ("name", "accountnumber")
     assert reviews.get_line(RUN, "ITEM/PRODUCT #1") is not None  # keys are escaped
 
 
@@ -110,4 +118,4 @@ def test_two_starts_from_the_same_pointer_one_wins(reviews: FullSyncReviewStore)
     with pytest.raises(ConflictError):
         reviews.create(FullSyncReview("run-d", T0), _lines("run-d"), pointer)
     assert reviews.current().run_id == "run-c"
-    assert [li.mapping for li in reviews.lines("run-a")][0] == "CURRENCY"  # older runs stay readable
+    assert reviews.lines("run-a")[0].mapping == "CURRENCY"  # older runs stay readable

@@ -115,6 +115,8 @@ def test_echo_suppression_rule(tmp_path: Path) -> None:
 
     catalog = load_catalog([_write(tmp_path, GOOD)])
     assert _suppress_echo(catalog.get("TEST"))
-    one_way_back = GOOD + '[[fields]]\nbc_field = "number"\ncrm_field = "accountnumber"\ndirection = "to-bc"\n'
+    one_way_back = (
+        GOOD + '[[fields]]\nbc_field = "number"\ncrm_field = "accountnumber"\ndirection = "to-bc"\n'
+    )
     assert not _suppress_echo(load_catalog([_write(tmp_path, one_way_back)]).get("TEST"))
     assert not _suppress_echo(default_catalog().get("CURRENCY"))

@@ -11,9 +11,11 @@ until the review is done, printing each line's progress while it runs and the re
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,13 @@ def run(runner: Any, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _demo_host() -> dict[str, Any]:
+    """host.json with quick retries: a failing record reaches the poison queue in seconds."""
+    host = json.loads((ROOT / "host.json").read_text())
+    host["extensions"]["queues"]["visibilityTimeout"] = "00:00:02"
+    return host
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox.demo_full_sync", description=__doc__.split("\n")[0]
@@ -95,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             import function_app
             from sandbox.runner import LocalRunner
             from sync_core import wiring
+            from sync_core.sync import full_sync_lines
 
             wiring.reset()
-            with LocalRunner(function_app.app, host_json=ROOT / "host.json") as runner:
+            # a line with no progress for 30 s (records lost to the poison queue) shows as Error
+            full_sync_lines.STALL_AFTER = timedelta(seconds=30)
+            with LocalRunner(function_app.app, host_json=_demo_host()) as runner:
                 report = run(runner, args)
             print_review(report)
     finally:

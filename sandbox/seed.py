@@ -29,6 +29,13 @@ DV_USERS = [  # ids key, first, last, extra attributes
     ("sales_user_1", "Sara", "Sales", {"jobtitle": "Sales Manager", "mobilephone": "+1 425 555 0140"}),
     ("sales_user_2", "Sam", "Seller", {"jobtitle": "Account Executive", "mobilephone": "+1 425 555 0141"}),
     ("sales_user_3", "Dana", "Disabled", {"isdisabled": True}),
+    # the users behind BC's salespeople (same e-mail: SALESPEOPLE couples them rather than duplicating)
+    ("salesperson_jo", "Jim", "Olive", {"jobtitle": "Sales Representative",
+                                        "internalemailaddress": "jim@cronus-sandbox.example"}),
+    ("salesperson_ps", "Peter", "Saddow", {"jobtitle": "Sales Representative",
+                                           "internalemailaddress": "peter@cronus-sandbox.example"}),
+    ("salesperson_of", "Otis", "Falls", {"jobtitle": "Sales Representative",
+                                         "internalemailaddress": "otis@cronus-sandbox.example"}),
 ]
 DV_ACCOUNTS = [  # name, city, country, customertypecode (3 customer, 11 vendor)
     ("The Cannon Group PLC", "Birmingham", "GB", 3), ("Fabrikam, Inc.", "Redmond", "US", 3),

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The main job end to end on the embedded default: Azurite + emulators + seeded demo company.
+# 1. CURRENCY through timer -> queue -> processor (first run, no-change run, one-change run);
+# 2. a full synchronization of the demo company in dependency order, with its review.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m sandbox.demo "$@"
+.venv/bin/python -m sandbox.demo "$@"
+echo
+exec .venv/bin/python -m sandbox.demo_full_sync

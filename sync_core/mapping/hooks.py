@@ -26,7 +26,9 @@ from sync_core.systems.ports import Record
 class ReferenceData(Protocol):
     """Read-only BC reference rows a hook may consult (exchange rates, setup)."""
 
-    def rows(self, entity: str, filter: str | None = None) -> list[Mapping[str, Any]]: ...
+    def rows(self, entity: str, filter: str | None = None, *, fresh: bool = False) -> list[Mapping[str, Any]]:
+        """Rows of a BC entity set; cached briefly unless ``fresh`` (e.g. to number a new record)."""
+        ...
 
     def lcy_code(self) -> str: ...
 

@@ -39,7 +39,7 @@ def salesperson_code(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]
     """
     if ctx.direction != "to-bc" or not ctx.inserting or code(values.get("code")):
         return values
-    rows = ctx.reference.rows("salespeoplePurchasers", "startswith(code,'SP NO. 0')")
+    rows = ctx.reference.rows("salespeoplePurchasers", "startswith(code,'SP NO. 0')", fresh=True)
     last = max((code(r.get("code")) for r in rows), default="")
     return {**values, "code": incstr(last) if last else SALESPERSON_CODE_FIRST}
 

@@ -69,11 +69,11 @@ class BcReferenceData:
     _cache: dict[tuple[str, str], tuple[float, list[Mapping[str, Any]]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def rows(self, entity: str, filter: str | None = None) -> list[Mapping[str, Any]]:
+    def rows(self, entity: str, filter: str | None = None, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         key, now = (entity, filter or ""), self.monotonic()
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < self.ttl_seconds:
+        if not fresh and cached is not None and now - cached[0] < self.ttl_seconds:
             return cached[1]
         rows = list(self.bc.list_rows(entity, filter))
         with self._lock:

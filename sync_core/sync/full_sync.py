@@ -140,11 +140,11 @@ def start_full_sync(
     ``recommend_full_sync`` turns those "Couple Records" lines into full synchronizations;
     ``match`` chooses the Dataverse attributes a "Couple Records" line matches on.
     """
-    current = review_store.current()
-    _refuse_if_running(review_store, current.run_id)
     chosen = [ctx.mapping(m.name) for m in review_mappings(ctx.catalog, mappings)]  # effective settings
     overrides = {ctx.catalog.get(name).name for name in recommend_full_sync}
     criteria = {ctx.catalog.get(name).name: tuple(attrs) for name, attrs in (match or {}).items()}
+    current = review_store.current()
+    _refuse_if_running(review_store, current.run_id)
     started = ctx.clock()
     run_id = f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     lines = []

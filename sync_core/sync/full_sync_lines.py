@@ -8,7 +8,11 @@ id: the job log counts each record once), then wait until the job log says the j
 every direction is done the line is Finished, the mapping's watermarks move to the scan's start
 (BC copies the full sync's watermarks back to the parent mapping) and the lines that were waiting
 for it start. Messages carry the line's ``attempt``: after a restart, older ones are dropped.
-No timer is involved: the queue alone moves a full synchronization forward.
+A "Couple Records" line runs match-based coupling (creating what has no match, synchronizing
+after coupling) and then follows the jobs it enqueued; option mappings couple by synchronizing,
+so their lines run like full synchronizations. A line whose jobs make no progress for
+``STALL_AFTER`` (records lost, or in the poison queue) goes to Error; ``full-sync restart``
+takes it up again. No timer is involved: the queue alone moves a full synchronization forward.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ log = logging.getLogger(__name__)
 
 CONTROL_QUEUE = "sync-control"
 LINE_MESSAGE, CHECK_MESSAGE = "full-sync-line", "full-sync-check"
-CHECK_DELAY_S = 3  # how long a check message stays invisible
+CHECK_DELAY_S = 3  # how long a check message stays invisible (at least) ...
+CHECK_DELAY_MAX_S = 60  # ... growing by a second per RECORDS_PER_CHECK_SECOND records enqueued
+RECORDS_PER_CHECK_SECOND = 2000  # (a check reads the job's outcomes: fewer checks for big jobs)
 STALL_AFTER = timedelta(minutes=15)  # no record processed for this long -> the line is in Error
 MAX_REDECIDE = 5
 
@@ -81,9 +87,10 @@ class FullSync:
     check_delay_s: int = field(default_factory=lambda: CHECK_DELAY_S)
     stall_after: timedelta = field(default_factory=lambda: STALL_AFTER)
 
-    def send(self, kind: str, line: ReviewLine) -> None:
+    def send(self, kind: str, line: ReviewLine, enqueued: int = 0) -> None:
         body = ControlMessage(kind, line.run_id, line.mapping, line.attempt).to_json()
-        self.control.send(body, visibility_timeout=self.check_delay_s if kind == CHECK_MESSAGE else None)
+        delay = max(self.check_delay_s, min(CHECK_DELAY_MAX_S, enqueued // RECORDS_PER_CHECK_SECOND))
+        self.control.send(body, visibility_timeout=delay if kind == CHECK_MESSAGE else None)
 
 
 def new_job_id(now: datetime) -> str:
@@ -133,12 +140,12 @@ def _advance_full(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMappi
         job_id = line.jobs.get(direction)
         if job_id is None:
             line = _begin(fs, line, direction)
-            _scan(fs, line, mapping, direction, None)
-            return _await(fs, line, "scanned")
+            run = _scan(fs, line, mapping, direction, None)
+            return _await(fs, line, "scanned", run.enqueued)
         summary = fs.ctx.stores.job_log.summary(job_id)
         if summary is None or summary.run.finished_enqueue_at is None:  # a scan cut short
-            _scan(fs, line, mapping, direction, summary)
-            return _await(fs, line, "rescanned")
+            run = _scan(fs, line, mapping, direction, summary)
+            return _await(fs, line, "rescanned", run.enqueued)
         summaries.append(summary)
         if not summary.finished:
             return _progress(fs, line, summaries)
@@ -173,8 +180,8 @@ def _scan(
     return run_full_scan(fs.ctx, mapping, run)
 
 
-def _await(fs: FullSync, line: ReviewLine, what: str) -> str:
-    fs.send(CHECK_MESSAGE, line)
+def _await(fs: FullSync, line: ReviewLine, what: str, enqueued: int = 0) -> str:
+    fs.send(CHECK_MESSAGE, line, enqueued)
     return what
 
 
@@ -198,7 +205,8 @@ def _progress(fs: FullSync, line: ReviewLine, summaries: list[JobSummary]) -> st
             message = line.message
         fs.reviews.save_line(replace(line, counts=counts, progress_at=now, message=message))
     elif now - since >= fs.stall_after:
-        minutes = int(fs.stall_after.total_seconds() // 60)
+        quiet = int(fs.stall_after.total_seconds())
+        quiet_text = f"{quiet // 60} min" if quiet >= 120 else f"{quiet} s"
         fs.reviews.save_line(
             replace(
                 line,
@@ -206,13 +214,13 @@ def _progress(fs: FullSync, line: ReviewLine, summaries: list[JobSummary]) -> st
                 counts=counts,
                 finished_at=now,
                 message=f"stalled: {line.processed} of {enqueued} record(s) processed and none for "
-                f"{minutes} min (messages lost or in the poison queue?); see `errors`, then run "
+                f"{quiet_text} (messages lost or in the poison queue?); see `errors`, then run "
                 "`full-sync restart`",
             )
         )
         log.error("full sync %s %s stalled", line.run_id, line.mapping)
         return "stalled"
-    return _await(fs, line, "in process")
+    return _await(fs, line, "in process", enqueued)
 
 
 def _finish(

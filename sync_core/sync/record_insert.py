@@ -167,6 +167,9 @@ def _create_in_bc(
     except PermanentError:  # refused: nothing was created, free the claim
         sync.ctx.stores.couplings.delete(coupling)
         raise
+    except ConflictError as exc:  # a key (a number BC gives out) was taken meanwhile: try again later
+        sync.ctx.stores.couplings.delete(coupling)
+        raise TransientError(f"{mapping.name}: {exc.message}; the record will be created on a retry") from exc
     # a transient error keeps the claim: BC may have created the record; resume_claim finds it
     moved = sync.ctx.stores.couplings.rekey_bc(replace(coupling, state="coupled"), created.id)
     record_success(sync.ctx.stores.couplings, moved, msg, source, created)

@@ -285,6 +285,7 @@ FIELD_FLAGS: dict[tuple[str, str], dict[str, Any]] = {
         for m in ("CUSTOMER", "CONTACT", "SALESPRC-PRODPRICE", "POSTEDSALESINV-INV", "SALESORDER-ORDER")
     },
     ("CURRENCY", "isocurrencycode"): {"match": True},
+    ("SALESPEOPLE", "internalemailaddress"): {"match": True},  # ours: couple by e-mail, never duplicate
     ("UNIT OF MEASURE", "name"): {"match": True},
     ("PAYMENT TERMS", "label"): {"match": True},
     ("SHIPMENT METHOD", "label"): {"match": True},

@@ -28,9 +28,11 @@ class Reference:
     def __init__(self, **rows: list[dict[str, Any]]) -> None:
         self.tables = {"integrationSetup": [SETUP], **rows}
         self.reads: list[tuple[str, str | None]] = []
+        self.fresh_reads = 0
 
-    def rows(self, entity: str, filter: str | None = None) -> list[Mapping[str, Any]]:
+    def rows(self, entity: str, filter: str | None = None, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         self.reads.append((entity, filter))
+        self.fresh_reads += fresh
         rows = self.tables.get(entity, [])
         return [r for r in rows if filter is None or evaluate(parse_filter(filter), r)]
 
@@ -209,6 +211,7 @@ def test_new_salesperson_gets_the_next_sp_no_code() -> None:
         "salesperson-code", ctx("to-bc", {}, inserting=True, reference=reference), {"displayName": "Ann"}
     )
     assert out == {"displayName": "Ann", "code": "SP NO. 00010"}
+    assert reference.fresh_reads == 1  # numbering reads the current codes, never a cached list
     first = run("salesperson-code", ctx("to-bc", {}, inserting=True), {})
     assert first == {"code": "SP NO. 00001"}
     assert run("salesperson-code", ctx("to-bc", {}, inserting=False), {"displayName": "Ann"}) == {

@@ -85,7 +85,7 @@ class _Reference:
         self._rates, self._lcy = rates, lcy
         self.filters: list[str | None] = []
 
-    def rows(self, entity: str, filter: str | None = None) -> list[dict]:
+    def rows(self, entity: str, filter: str | None = None, *, fresh: bool = False) -> list[dict]:
         assert entity == "currencyExchangeRates"
         self.filters.append(filter)
         return self._rates

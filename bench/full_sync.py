@@ -1,0 +1,283 @@
+"""Full synchronization benchmark: N BC records per mapping through the emulators, twice.
+
+    python -m bench.full_sync --records N --latency-ms L [--mappings CUSTOMER ITEM-PRODUCT]
+
+Seeds N BC records per mapping through the BC emulator's in-process ``insert``, injects ``L`` ms
+of latency into every emulator request, then runs ``full-sync start`` through the local runner
+(real Azurite queues and tables, real HTTP to the emulators) until the review is finished, and
+again with nothing changed (which must write nothing). The sync runs in a child process so its
+peak memory is its own (the emulators keep every row in the parent). Figures:
+  records/s            records processed (all lines, both directions) / wall time of the run
+  HTTP req/record      requests the two emulators counted / records
+  Table ops/record     requests to Azurite's table endpoint / records (counted in the child by
+                       wrapping azure-core's RequestsTransport.send: every table call, retries
+                       included); queue sends/record likewise (POST .../messages)
+  peak RSS             ru_maxrss of the child (with --tracemalloc, also the peak of Python
+                       allocations, which slows the run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "mappings_fullsync"
+DEFAULT_MAPPINGS = ("CUSTOMER", "ITEM-PRODUCT")
+FALLBACK = {"CUSTOMER": "FS-CUSTOMER", "ITEM-PRODUCT": "FS-ITEM"}
+OUTCOMES = ("inserted", "modified", "unchanged", "skipped", "failed")
+SEED_ROWS = {  # BC entity set -> the fields of bench record i
+    "integrationCustomers": lambda i: {"name": f"Bench customer {i:06d}", "city": "Benchville"},
+    "customers": lambda i: {"displayName": f"Bench customer {i:06d}"},
+    "integrationItems": lambda i: {"description": f"Bench item {i:06d}", "unitPrice": 10.0 + i % 90},
+    "items": lambda i: {"displayName": f"Bench item {i:06d}", "unitPrice": 10.0 + i % 90},
+}
+
+
+@dataclass
+class RunFigures:
+    label: str
+    records: int
+    elapsed_s: float
+    http_requests: int
+    http_writes: int
+    table_ops: int
+    queue_sends: int
+    peak_rss_mib: float
+    traced_peak_mib: float | None
+    state: str
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def per_record(self, value: int) -> float:
+        return value / self.records if self.records else 0.0
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.elapsed_s if self.elapsed_s else 0.0
+
+
+@dataclass
+class BenchResult:
+    command: str
+    mappings: list[str]
+    note: str
+    runs: list[RunFigures]
+
+
+# -- child process: the sync itself ---------------------------------------------------------------
+
+
+class StorageCounter:
+    """Counts every azure-core HTTP request by Azurite service (table/queue/blob) and method."""
+
+    def __init__(self, conn_str: str) -> None:
+        parts = dict(p.split("=", 1) for p in conn_str.split(";") if "=" in p)
+        self.ports = {
+            urlsplit(parts[f"{name.title()}Endpoint"]).port: name for name in ("table", "queue", "blob")
+        }
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        original, counter = RequestsTransport.send, self
+
+        def send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            url = urlsplit(request.url)
+            service = counter.ports.get(url.port, "other")
+            is_send = service == "queue" and request.method == "POST" and url.path.endswith("/messages")
+            with counter._lock:
+                counter.counts[service] += 1
+                counter.counts["queue_sends"] += is_send
+            return original(transport, request, **kwargs)
+
+        RequestsTransport.send = send  # type: ignore[method-assign]
+
+
+def _host() -> dict[str, Any]:
+    return json.loads((ROOT / "host.json").read_text())
+
+
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one full synchronization to its end in this process; returns its figures."""
+    from sync_core.settings import load_settings
+
+    counter = StorageCounter(load_settings().storage_connection)
+    counter.install()
+    if spec["tracemalloc"]:
+        tracemalloc.start()
+    import function_app
+    from sandbox.runner import LocalRunner
+    from sync_core import usecases_full_sync as full_sync
+
+    with LocalRunner(function_app.app, host_json=_host()) as runner:
+        started = time.perf_counter()
+        report = full_sync.start(spec["mappings"], spec["mappings"], trigger="bench")
+        deadline = time.monotonic() + spec["timeout_s"]
+        while report["review"]["state"] == "In Process" and time.monotonic() < deadline:
+            runner.drain(timeout_s=2, idle_s=0.2)
+            report = full_sync.status()
+        elapsed = time.perf_counter() - started
+    traced = tracemalloc.get_traced_memory()[1] / 2**20 if spec["tracemalloc"] else None
+    return {
+        "elapsed_s": elapsed,
+        "report": report,
+        "storage": dict(counter.counts),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "traced_peak_mib": traced,
+    }
+
+
+# -- parent process: stack, seeding, figures ------------------------------------------------------
+
+
+def _seed(stack: Any, entity: str, n: int) -> None:
+    make = SEED_ROWS.get(entity, lambda i: {})
+    for i in range(n):
+        stack.bc.insert(entity, make(i))
+
+
+def _resolve(catalog: Any, wanted: list[str]) -> tuple[list[str], str]:
+    if all(name in catalog.names() for name in wanted):
+        return wanted, ""
+    chosen = [name if name in catalog.names() else FALLBACK.get(name, name) for name in wanted]
+    return chosen, (
+        f"note: {', '.join(n for n in wanted if n not in catalog.names())} not in the catalog; "
+        f"using the test mappings {', '.join(chosen)} from {FIXTURES.relative_to(ROOT)}"
+    )
+
+
+def _run(stack: Any, env: dict[str, str], label: str, spec: dict[str, Any]) -> RunFigures:
+    for emulator in (stack.bc, stack.dataverse):
+        emulator.reset_counters()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.full_sync", "--worker", json.dumps(spec)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=spec["timeout_s"] + 120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{label} run failed:\n{done.stderr[-4000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = out["report"]["lines"]
+    bc, dv = stack.bc.counters(), stack.dataverse.counters()
+    return RunFigures(
+        label=label,
+        records=sum(line[o] for line in lines for o in OUTCOMES),
+        elapsed_s=out["elapsed_s"],
+        http_requests=bc["total"] + dv["total"],
+        http_writes=bc["writes"] + dv["writes"],
+        table_ops=out["storage"].get("table", 0),
+        queue_sends=out["storage"].get("queue_sends", 0),
+        peak_rss_mib=out["peak_rss_mib"],
+        traced_peak_mib=out["traced_peak_mib"],
+        state=out["report"]["review"]["state"],
+        lines=[{k: line[k] for k in ("mapping", "recommendation", "status", *OUTCOMES)} for line in lines],
+    )
+
+
+def run_bench(
+    records: int,
+    latency_ms: float,
+    mappings: list[str] | None = None,
+    *,
+    timeout_s: float = 3600,
+    use_tracemalloc: bool = False,
+) -> BenchResult:
+    from sandbox.stack import start_stack
+    from sync_core.mapping.catalog import load_catalog
+
+    wanted = list(mappings or DEFAULT_MAPPINGS)
+    chosen, note = _resolve(load_catalog([FIXTURES]), wanted)
+    catalog = load_catalog([FIXTURES])
+    stack = start_stack()
+    try:
+        env = {**os.environ, **stack.settings()}
+        if note:
+            env["SYNC_MAPPINGS_DIR"] = str(FIXTURES)
+        for name in chosen:
+            _seed(stack, catalog.get(name).bc_entity, records)
+        for emulator in (stack.bc, stack.dataverse):
+            emulator.set_knobs(latency_ms=latency_ms)
+        spec = {"mappings": chosen, "timeout_s": timeout_s, "tracemalloc": use_tracemalloc}
+        runs = [_run(stack, env, label, spec) for label in ("first run", "no-change rerun")]
+    finally:
+        stack.stop()
+    command = f"python -m bench.full_sync --records {records} --latency-ms {latency_ms:g}"
+    command += f" --mappings {' '.join(wanted)}" + (" --tracemalloc" if use_tracemalloc else "")
+    return BenchResult(command, chosen, note, runs)
+
+
+def render(result: BenchResult) -> str:
+    first, rerun = result.runs
+    rows = [
+        ("state", lambda r: r.state),
+        ("records processed", lambda r: f"{r.records}"),
+        ("elapsed", lambda r: f"{r.elapsed_s:.1f} s"),
+        ("records/s", lambda r: f"{r.records_per_s:.1f}"),
+        ("HTTP requests/record", lambda r: f"{r.per_record(r.http_requests):.2f}"),
+        ("HTTP writes", lambda r: f"{r.http_writes}"),
+        ("Table Storage ops/record", lambda r: f"{r.per_record(r.table_ops):.2f}"),
+        ("queue sends/record", lambda r: f"{r.per_record(r.queue_sends):.2f}"),
+        ("peak RSS (child)", lambda r: f"{r.peak_rss_mib:.0f} MiB"),
+    ]
+    if first.traced_peak_mib is not None:
+        rows.append(("peak Python allocations", lambda r: f"{r.traced_peak_mib:.1f} MiB"))
+    out = [f"Full synchronization benchmark: {', '.join(result.mappings)}"]
+    out += [result.note] if result.note else []
+    out.append(f"  {'':<26}{'first run':>16}{'no-change rerun':>18}")
+    out += [f"  {name:<26}{get(first):>16}{get(rerun):>18}" for name, get in rows]
+    for run in result.runs:
+        out.append(f"  {run.label} lines:")
+        for line in run.lines:
+            figures = ", ".join(f"{o} {line[o]}" for o in OUTCOMES if line[o]) or "nothing"
+            out.append(
+                f"    {line['mapping']:<16} {line['recommendation']:<21} {line['status']:<9} {figures}"
+            )
+    out.append(f"  no-change rerun writes: {rerun.http_writes}")
+    out.append(f"command: {result.command}")
+    return "\n".join(out)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.full_sync", description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=1000, help="BC records seeded per mapping")
+    p.add_argument("--latency-ms", type=float, default=20.0, help="latency of every emulator request")
+    p.add_argument("--mappings", nargs="+", default=list(DEFAULT_MAPPINGS), metavar="MAPPING")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker)), default=str))
+        return 0
+    result = run_bench(
+        args.records, args.latency_ms, args.mappings, timeout_s=args.timeout, use_tracemalloc=args.tracemalloc
+    )
+    print(json.dumps(asdict(result)) if args.json else render(result))
+    rerun = result.runs[1]
+    return 0 if rerun.http_writes == 0 and all(r.state == "Finished" for r in result.runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,6 +4,8 @@ One review per full synchronization run (``run_id``) with one line per mapping: 
 BC's recommendation, the line's status, the job id of each direction, the job log counts, start and
 finish times and a message. A ``current`` pointer names the latest run; ``create`` moves it with an
 ETag, so two starts at the same moment cannot both win. Lines are saved IfNotModified their ETag.
+A full-sync job's scan stages the source record ids here in numbered chunks; the line feeds them
+to the record queue a window at a time (``ReviewLine.fed`` counts what was sent).
 The Table Storage implementation is in ``full_sync_review_tables.py`` (kept apart so this module,
 which the use-cases import, needs no Azure SDK); ``full_sync_review_store`` builds it.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
@@ -56,6 +58,7 @@ class ReviewLine:
     progress_at: datetime | None = None
     message: str = ""
     match_fields: tuple[str, ...] = ()
+    fed: int = 0  # record messages sent so far for the direction in process
     etag: str | None = None
 
     @property
@@ -107,6 +110,18 @@ class FullSyncReviewStore(Protocol):
         """Replace an existing line IfNotModified ``line.etag``; ConflictError if it changed."""
         ...
 
+    def stage(self, job_id: str, chunk: int, ids: Sequence[str]) -> None:
+        """Write chunk number ``chunk`` of a job's staged record ids (an upsert: idempotent)."""
+        ...
+
+    def staged(self, job_id: str, first: int, limit: int) -> list[list[str]]:
+        """Chunks ``first``, ``first + 1``, ... (at most ``limit``), in order."""
+        ...
+
+    def drop_stage(self, job_id: str) -> None:
+        """Remove a job's staged chunks (absent is not an error)."""
+        ...
+
 
 def normalize_line(line: ReviewLine, etag: str | None) -> ReviewLine:
     """The line as a store keeps it: UTC datetimes, every count present, clipped message."""
@@ -137,6 +152,7 @@ class MemoryFullSyncReviewStore:
         self._current = CurrentReview()
         self._reviews: dict[str, FullSyncReview] = {}
         self._lines: dict[str, dict[str, ReviewLine]] = {}
+        self._stage: dict[str, dict[int, list[str]]] = {}
 
     def _etag(self) -> str:
         return f'W/"fsr-{next(self._etags)}"'
@@ -183,6 +199,19 @@ class MemoryFullSyncReviewStore:
             stored = normalize_line(line, self._etag())
             self._lines[line.run_id][line.mapping] = stored
             return stored
+
+    def stage(self, job_id: str, chunk: int, ids: Sequence[str]) -> None:
+        with self._lock:
+            self._stage.setdefault(job_id, {})[chunk] = list(ids)
+
+    def staged(self, job_id: str, first: int, limit: int) -> list[list[str]]:
+        with self._lock:
+            chunks = self._stage.get(job_id, {})
+            return [list(chunks[i]) for i in sorted(chunks) if i >= first][: max(limit, 0)]
+
+    def drop_stage(self, job_id: str) -> None:
+        with self._lock:
+            self._stage.pop(job_id, None)
 
 
 def full_sync_review_store(conn_str: str, prefix: str = "bcsync") -> FullSyncReviewStore:

@@ -4,13 +4,16 @@ PartitionKey = run id; RowKey ``%review`` holds the header and ``line_<mapping>`
 (keys through ``key_escape``; ``%`` before a non-hex letter never comes out of it). The pointer to
 the latest run is PartitionKey ``%current``, RowKey ``current``. A run's rows are written in
 entity-group transactions before the pointer moves, so a reader never sees a half-made review.
+Staged record ids: PartitionKey ``%stage_<job id>``, RowKey the zero-padded chunk number, the
+ids as a JSON list (a chunk of a few hundred GUIDs stays far below the 64 KiB property limit).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 from azure.core import MatchConditions
@@ -38,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 CURRENT_PK, CURRENT_RK = "%current", "current"
 REVIEW_RK = "%review"
+STAGE_PREFIX = "%stage_"
 LINE_PREFIX = "line_"
 _LINE_END = "line`"  # the first key after every "line_..." key
 _TRANSACTION_MAX = 100
@@ -84,6 +88,7 @@ def _line_entity(line: ReviewLine) -> dict[str, Any]:
         "message": line.message,
         "jobs": json.dumps(dict(line.jobs)),
         "match_fields": json.dumps(list(line.match_fields)),
+        "fed": (line.fed, EdmType.INT64),
     }
     for outcome in OUTCOMES:
         entity[f"count_{outcome}"] = (int(line.counts.get(outcome, 0)), EdmType.INT64)
@@ -101,6 +106,7 @@ def _line_from(e: TableEntity) -> ReviewLine:
         attempt=_int(e.get("attempt")) or 1,
         jobs=json.loads(e.get("jobs") or "{}"),
         match_fields=tuple(json.loads(e.get("match_fields") or "[]")),
+        fed=_int(e.get("fed")),
         counts={o: _int(e.get(f"count_{o}")) for o in OUTCOMES},
         started_at=to_utc(e.get("started_at")),
         finished_at=to_utc(e.get("finished_at")),
@@ -195,3 +201,37 @@ class TableFullSyncReviewStore:
             except (ResourceModifiedError, ResourceNotFoundError) as exc:
                 raise ConflictError(f"{what}: changed since read", status=412) from exc
         return normalize_line(stored, str(result["etag"]))
+
+    # -- staged record ids -------------------------------------------------------------------------
+
+    def stage(self, job_id: str, chunk: int, ids: Sequence[str]) -> None:
+        entity = {"PartitionKey": STAGE_PREFIX + key_escape(job_id), "RowKey": f"{chunk:010d}"}
+        entity["ids"] = json.dumps(list(ids), separators=(",", ":"))
+        with mapped_errors(f"stage chunk {chunk} of job {job_id}"):
+            self._table.client().upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def staged(self, job_id: str, first: int, limit: int) -> list[list[str]]:
+        if limit <= 0:
+            return []
+        with mapped_errors(f"read staged chunks of job {job_id}"):
+            rows = self._table.client().query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo",
+                parameters={"pk": STAGE_PREFIX + key_escape(job_id), "lo": f"{first:010d}"},
+                select=["ids"],
+                results_per_page=min(limit, 1000),
+            )
+            return [json.loads(e["ids"]) for e in islice(rows, limit)]
+
+    def drop_stage(self, job_id: str) -> None:
+        pk = STAGE_PREFIX + key_escape(job_id)
+        with mapped_errors(f"drop staged chunks of job {job_id}"):
+            client = self._table.client()
+            keys = client.query_entities("PartitionKey eq @pk", parameters={"pk": pk}, select=["RowKey"])
+            batch: list[Any] = []
+            for entity in keys:
+                batch.append(("delete", {"PartitionKey": pk, "RowKey": entity["RowKey"]}))
+                if len(batch) == _TRANSACTION_MAX:
+                    client.submit_transaction(batch)
+                    batch = []
+            if batch:
+                client.submit_transaction(batch)

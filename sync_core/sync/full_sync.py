@@ -146,14 +146,10 @@ def start_full_sync(
     current = review_store.current()
     _refuse_if_running(review_store, current.run_id)
     started = ctx.clock()
-    run_id = f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
-    lines = []
-    for position, mapping in enumerate(chosen):
-        recommendation, note = _recommendation(ctx, mapping, mapping.name in overrides)
-        line = ReviewLine(run_id, mapping.name, recommendation, mapping.dependencies, position=position)
-        lines.append(replace(line, message=note, match_fields=criteria.get(mapping.name, ())))
-    lines = _initial_status(lines, started)
-    review = FullSyncReview(run_id, started, tuple(m.name for m in chosen), trigger)
+    review = FullSyncReview(
+        f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}", started, tuple(m.name for m in chosen), trigger
+    )
+    lines = _initial_status(_lines(ctx, review.run_id, chosen, overrides, criteria), started)
     try:
         review_store.create(review, lines, current)
     except ConflictError as exc:
@@ -162,12 +158,24 @@ def start_full_sync(
     for line in lines:
         if line.status == "Ready":
             fs.send(LINE_MESSAGE, line)
-    log.info(
-        "full synchronization %s started: %s",
-        run_id,
-        ", ".join(f"{li.mapping} ({li.recommendation}, {li.status})" for li in lines),
-    )
-    return ReviewReport(review, review_store.lines(run_id))
+    summary = ", ".join(f"{li.mapping} ({li.recommendation}, {li.status})" for li in lines)
+    log.info("full synchronization %s started: %s", review.run_id, summary)
+    return ReviewReport(review, review_store.lines(review.run_id))
+
+
+def _lines(
+    ctx: SyncContext,
+    run_id: str,
+    mappings: Sequence[IntegrationTableMapping],
+    overrides: set[str],
+    criteria: Mapping[str, tuple[str, ...]],
+) -> list[ReviewLine]:
+    lines = []
+    for position, mapping in enumerate(mappings):
+        recommendation, note = _recommendation(ctx, mapping, mapping.name in overrides)
+        line = ReviewLine(run_id, mapping.name, recommendation, mapping.dependencies, position=position)
+        lines.append(replace(line, message=note, match_fields=criteria.get(mapping.name, ())))
+    return lines
 
 
 def full_sync_status(review_store: FullSyncReviewStore, run_id: str | None = None) -> ReviewReport | None:
@@ -183,6 +191,7 @@ def _fresh_attempt(line: ReviewLine) -> ReviewLine:
         status="Waiting",
         attempt=line.attempt + 1,
         jobs={},
+        fed=0,
         counts=empty_counts(),
         started_at=None,
         finished_at=None,
@@ -197,6 +206,8 @@ def _restart_line(review_store: FullSyncReviewStore, line: ReviewLine) -> bool:
             return False
         try:
             review_store.save_line(_fresh_attempt(line))
+            for job_id in line.job_ids():  # the earlier attempt's staged ids
+                review_store.drop_stage(job_id)
             return True
         except ConflictError:
             fresh = review_store.get_line(line.run_id, line.mapping)

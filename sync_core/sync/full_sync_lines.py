@@ -2,9 +2,10 @@
 
 A line message (``full-sync-line``) starts a line; a check message (``full-sync-check``, sent with
 a delay) looks at its jobs again. Both do the same thing, so any redelivery resumes where a crash
-left off: for each direction (BC -> Dataverse first, then back, as BC's full-sync job does) enqueue
-every record under a job id kept on the line (a scan cut short is simply run again under the same
-id: the job log counts each record once), then wait until the job log says the job is done. When
+left off: for each direction (BC -> Dataverse first, then back, as BC's full-sync job does) stage
+every record id under a job id kept on the line (a scan cut short is simply run again under the
+same id), send them to the record queue a window at a time (``full_sync_feed``; the job log counts
+each record once, so a re-sent message changes nothing), until the job log says the job is done. When
 every direction is done the line is Finished, the mapping's watermarks move to the scan's start
 (BC copies the full sync's watermarks back to the parent mapping) and the lines that were waiting
 for it start. Messages carry the line's ``attempt``: after a restart, older ones are dropped.
@@ -33,10 +34,11 @@ from sync_core.state.full_sync_review import (
     FullSyncReviewStore,
     ReviewLine,
 )
-from sync_core.state.ports import Direction, JobRun, JobSummary, MessageQueue
+from sync_core.state.ports import Direction, JobSummary, MessageQueue
 from sync_core.sync.context import SyncContext
+from sync_core.sync.full_sync_feed import feed, stage_records
 from sync_core.sync.full_sync_plan import dependencies_met, is_option, startable
-from sync_core.sync.mapping_job import advance_watermark, run_full_scan
+from sync_core.sync.mapping_job import advance_watermark
 from sync_core.sync.match_couple import match_couple
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,9 @@ log = logging.getLogger(__name__)
 CONTROL_QUEUE = "sync-control"
 LINE_MESSAGE, CHECK_MESSAGE = "full-sync-line", "full-sync-check"
 CHECK_DELAY_S = 3  # how long a check message stays invisible (at least) ...
-CHECK_DELAY_MAX_S = 60  # ... growing by a second per RECORDS_PER_CHECK_SECOND records enqueued
-RECORDS_PER_CHECK_SECOND = 2000  # (a check reads the job's outcomes: fewer checks for big jobs)
+CHECK_DELAY_MAX_S = 60  # ... growing by a second per RECORDS_PER_CHECK_SECOND records processed
+RECORDS_PER_CHECK_SECOND = 20_000  # (a check reads the job's outcomes: ~20 pages a second at most)
+FEED_WINDOW = 2000  # record messages outstanding per line at CHECK_DELAY_S; grows with the delay
 STALL_AFTER = timedelta(minutes=15)  # no record processed for this long -> the line is in Error
 MAX_REDECIDE = 5
 
@@ -87,9 +90,25 @@ class FullSync:
     check_delay_s: int = field(default_factory=lambda: CHECK_DELAY_S)
     stall_after: timedelta = field(default_factory=lambda: STALL_AFTER)
 
-    def send(self, kind: str, line: ReviewLine, enqueued: int = 0) -> None:
+    def check_delay(self, processed: int) -> int:
+        return max(self.check_delay_s, min(CHECK_DELAY_MAX_S, processed // RECORDS_PER_CHECK_SECOND))
+
+    def window(self, processed: int) -> int:
+        """Outstanding messages allowed: FEED_WINDOW per CHECK_DELAY_S between two checks."""
+        return FEED_WINDOW * max(1, self.check_delay(processed) // max(self.check_delay_s, 1))
+
+    def next_check(self, processed: int, outstanding: int, rate: float) -> int:
+        """When to look again: when about half of what is outstanding should be done (at the
+        measured rate), within [check_delay(processed), CHECK_DELAY_MAX_S]."""
+        floor = self.check_delay(processed)
+        if rate <= 0:
+            return floor
+        return max(floor, min(CHECK_DELAY_MAX_S, int(outstanding / rate / 2)))
+
+    def send(self, kind: str, line: ReviewLine, processed: int = 0, delay: int | None = None) -> None:
         body = ControlMessage(kind, line.run_id, line.mapping, line.attempt).to_json()
-        delay = max(self.check_delay_s, min(CHECK_DELAY_MAX_S, enqueued // RECORDS_PER_CHECK_SECOND))
+        if kind == CHECK_MESSAGE and delay is None:
+            delay = self.check_delay(processed)
         self.control.send(body, visibility_timeout=delay if kind == CHECK_MESSAGE else None)
 
 
@@ -140,14 +159,19 @@ def _advance_full(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMappi
         job_id = line.jobs.get(direction)
         if job_id is None:
             line = _begin(fs, line, direction)
-            run = _scan(fs, line, mapping, direction, None)
-            return _await(fs, line, "scanned", run.enqueued)
+            run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, fs.ctx.clock())
+            line = feed(fs.ctx, fs.reviews, line, run, 0, fs.window(0))
+            return _await(fs, line, "scanned")
         summary = fs.ctx.stores.job_log.summary(job_id)
         if summary is None or summary.run.finished_enqueue_at is None:  # a scan cut short
-            run = _scan(fs, line, mapping, direction, summary)
-            return _await(fs, line, "rescanned", run.enqueued)
+            started = summary.run.started_at if summary else fs.ctx.clock()
+            run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, started)
+            line = feed(fs.ctx, fs.reviews, line, run, 0, fs.window(0))
+            return _await(fs, line, "rescanned")
         summaries.append(summary)
         if not summary.finished:
+            processed = summary.processed
+            line = feed(fs.ctx, fs.reviews, line, summary.run, processed, fs.window(processed))
             return _progress(fs, line, summaries)
     return _finish(fs, line, mapping, summaries)
 
@@ -159,29 +183,16 @@ def _begin(fs: FullSync, line: ReviewLine, direction: Direction) -> ReviewLine:
             line,
             status="In Process",
             jobs={**line.jobs, direction: new_job_id(now)},
+            fed=0,
             started_at=line.started_at or now,
             progress_at=now,
-            message=f"{direction}: enqueueing every record",
+            message=f"{direction}: reading every record",
         )
     )
 
 
-def _scan(
-    fs: FullSync,
-    line: ReviewLine,
-    mapping: IntegrationTableMapping,
-    direction: Direction,
-    previous: JobSummary | None,
-) -> JobRun:
-    started = previous.run.started_at if previous else fs.ctx.clock()
-    run = JobRun(line.jobs[direction], mapping.name, direction, started, kind="full-sync")
-    run = replace(run, message=f"run {line.run_id}")
-    fs.ctx.stores.job_log.save_run(run)
-    return run_full_scan(fs.ctx, mapping, run)
-
-
-def _await(fs: FullSync, line: ReviewLine, what: str, enqueued: int = 0) -> str:
-    fs.send(CHECK_MESSAGE, line, enqueued)
+def _await(fs: FullSync, line: ReviewLine, what: str, processed: int = 0) -> str:
+    fs.send(CHECK_MESSAGE, line, processed)
     return what
 
 
@@ -194,33 +205,36 @@ def _sum(summaries: list[JobSummary]) -> dict[str, int]:
 
 
 def _progress(fs: FullSync, line: ReviewLine, summaries: list[JobSummary]) -> str:
-    """Show the counts so far; a line with no progress for ``stall_after`` goes to Error."""
+    """Show the counts so far and look again later; no progress for ``stall_after`` -> Error."""
     counts, now = _sum(summaries), fs.ctx.clock()
-    enqueued = sum(s.run.enqueued for s in summaries)
+    processed, enqueued = sum(counts.values()), sum(s.run.enqueued for s in summaries)
     marks = (line.progress_at, line.started_at, *(s.run.finished_enqueue_at for s in summaries))
     since = max((t for t in marks if t is not None), default=now)
-    if sum(counts.values()) != line.processed:
-        message = f"{sum(counts.values())} of {enqueued} record(s) processed"
-        if "coupling" in line.jobs:  # a "Couple Records" line: keep the coupling summary
-            message = line.message
-        fs.reviews.save_line(replace(line, counts=counts, progress_at=now, message=message))
-    elif now - since >= fs.stall_after:
-        quiet = int(fs.stall_after.total_seconds())
-        quiet_text = f"{quiet // 60} min" if quiet >= 120 else f"{quiet} s"
-        fs.reviews.save_line(
-            replace(
-                line,
-                status="Error",
-                counts=counts,
-                finished_at=now,
-                message=f"stalled: {line.processed} of {enqueued} record(s) processed and none for "
-                f"{quiet_text} (messages lost or in the poison queue?); see `errors`, then run "
-                "`full-sync restart`",
-            )
+    if processed == line.processed and now - since >= fs.stall_after:
+        return _stalled(fs, line, counts, enqueued, now)
+    rate = 0.0
+    if processed != line.processed:
+        elapsed = (now - (line.progress_at or now)).total_seconds()
+        rate = (processed - line.processed) / elapsed if elapsed > 0 else 0.0
+        message = (
+            line.message if "coupling" in line.jobs else f"{processed} of {enqueued} record(s) processed"
         )
-        log.error("full sync %s %s stalled", line.run_id, line.mapping)
-        return "stalled"
-    return _await(fs, line, "in process", enqueued)
+        line = fs.reviews.save_line(replace(line, counts=counts, progress_at=now, message=message))
+    outstanding = (line.fed or enqueued) - processed
+    fs.send(CHECK_MESSAGE, line, processed, fs.next_check(processed, outstanding, rate))
+    return "in process"
+
+
+def _stalled(fs: FullSync, line: ReviewLine, counts: dict[str, int], enqueued: int, now: datetime) -> str:
+    quiet = int(fs.stall_after.total_seconds())
+    quiet_text = f"{quiet // 60} min" if quiet >= 120 else f"{quiet} s"
+    message = (
+        f"stalled: {line.processed} of {enqueued} record(s) processed and none for {quiet_text} "
+        "(messages lost or in the poison queue?); see `errors`, then run `full-sync restart`"
+    )
+    fs.reviews.save_line(replace(line, status="Error", counts=counts, finished_at=now, message=message))
+    log.error("full sync %s %s stalled", line.run_id, line.mapping)
+    return "stalled"
 
 
 def _finish(
@@ -230,6 +244,7 @@ def _finish(
     if records:
         for summary in summaries:  # BC copies the full sync's watermarks back to the parent mapping
             advance_watermark(fs.ctx, mapping.name, summary.run.direction, summary.run.started_at)
+            fs.reviews.drop_stage(summary.run.job_id)
     counts, now = _sum(summaries), fs.ctx.clock()
     done = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"
     message = done if records else f"{line.message}; {done}"

@@ -88,33 +88,13 @@ def _run_direction(
     return run
 
 
-def run_full_scan(ctx: SyncContext, mapping: IntegrationTableMapping, run: JobRun) -> JobRun:
-    """Full synchronization of one direction: enqueue every source record, reason ``full-sync``.
-
-    BC's full-sync job runs a temporary clone of the mapping with both watermarks cleared and
-    Synch. Only Coupled Records = No; the table filters are kept. No seen-set and no coupling read
-    per record (the record processor reports Skipped couplings), so memory stays flat however
-    large the table. Saves ``run`` with its counts once everything is enqueued.
-    """
-    scan = _Scan(ctx, mapping, run.direction, run.job_id, full=True)
-    sent = scan.enqueue(_query(ctx, mapping, run.direction, None), reason="full-sync")
-    run = replace(
-        run,
-        finished_enqueue_at=ctx.clock(),
-        read=scan.read,
-        enqueued=sent,
-        message=f"full-sync {run.message}: read {scan.read}, enqueued {sent}",
-    )
-    ctx.stores.job_log.save_run(run)
-    log.info(
-        "%s %s full-sync job %s: read %d, enqueued %d",
-        mapping.name,
-        run.direction,
-        run.job_id,
-        scan.read,
-        sent,
-    )
-    return run
+def full_scan_query(
+    ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction
+) -> ModifiedQuery:
+    """What a full synchronization reads: every source record, the table filters kept (BC's full-sync
+    job runs a clone of the mapping with both watermarks cleared), only the ids."""
+    key = "id" if direction == "to-dataverse" else mapping.crm_key
+    return replace(_query(ctx, mapping, direction, None), select=(key,))
 
 
 def advance_watermark(ctx: SyncContext, mapping: str, direction: Direction, value: datetime) -> None:
@@ -136,16 +116,9 @@ class _Scan:
     """Streams the modified records page by page and enqueues in chunks (memory stays flat)."""
 
     def __init__(
-        self,
-        ctx: SyncContext,
-        mapping: IntegrationTableMapping,
-        direction: Direction,
-        job_id: str,
-        *,
-        full: bool = False,
+        self, ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction, job_id: str
     ) -> None:
         self.ctx, self.mapping, self.direction, self.job_id = ctx, mapping, direction, job_id
-        self.full = full  # full synchronization: every record, no seen-set, no coupling reads
         self.read = self.skipped = self.retries = 0
         self.max_modified: datetime | None = None
         self._seen: set[str] = set()
@@ -171,14 +144,13 @@ class _Scan:
             self.read += 1
             if self.max_modified is None or record.modified_on > self.max_modified:
                 self.max_modified = record.modified_on
-            if not self.full:
-                if record.id in self._seen or not self._wanted(record):
-                    continue
-                self._seen.add(record.id)
+            if record.id in self._seen or not self._wanted(record):
+                continue
+            self._seen.add(record.id)
             yield RecordMessage(self.mapping.name, self.direction, record.id, self.job_id, reason).to_json()
 
-    def enqueue(self, query: ModifiedQuery, reason: str = "modified") -> int:
-        return self._send(self._messages(self.ctx.source(self.direction).iter_modified(query), reason))
+    def enqueue(self, query: ModifiedQuery) -> int:
+        return self._send(self._messages(self.ctx.source(self.direction).iter_modified(query), "modified"))
 
     def enqueue_failed(self) -> int:
         """Coupled records whose last result in this direction was Failure and that are not Skipped."""

@@ -119,3 +119,26 @@ def test_two_starts_from_the_same_pointer_one_wins(reviews: FullSyncReviewStore)
         reviews.create(FullSyncReview("run-d", T0), _lines("run-d"), pointer)
     assert reviews.current().run_id == "run-c"
     assert reviews.lines("run-a")[0].mapping == "CURRENCY"  # older runs stay readable
+
+
+def test_staged_chunks_in_order_from_any_chunk(reviews: FullSyncReviewStore) -> None:
+    job = "20240501120000-job/1"
+    ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(25)]
+    for chunk in (2, 0, 1):  # written out of order, and once more (a rescan): idempotent
+        reviews.stage(job, chunk, ids[chunk * 10 : chunk * 10 + 10])
+    reviews.stage(job, 1, ids[10:20])
+    assert reviews.staged(job, 0, 10) == [ids[0:10], ids[10:20], ids[20:25]]
+    assert reviews.staged(job, 1, 1) == [ids[10:20]]
+    assert reviews.staged(job, 3, 5) == [] and reviews.staged(job, 0, 0) == []
+    assert reviews.staged("other job", 0, 5) == []
+    reviews.drop_stage(job)
+    reviews.drop_stage(job)
+    assert reviews.staged(job, 0, 10) == []
+
+
+def test_fed_count_is_kept(reviews: FullSyncReviewStore) -> None:
+    _create(reviews)
+    line = reviews.get_line(RUN, "CURRENCY")
+    assert line is not None and line.fed == 0
+    reviews.save_line(replace(line, fed=4200))
+    assert reviews.get_line(RUN, "CURRENCY").fed == 4200  # type: ignore[union-attr]

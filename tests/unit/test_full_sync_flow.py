@@ -194,20 +194,37 @@ def test_bidirectional_line_runs_bc_to_dataverse_first_then_back(h: Harness) -> 
 
 
 def test_a_scan_cut_short_is_run_again_under_the_same_job(h: Harness) -> None:
-    h.bc.rows["items"] = [FakeSystem._record({"displayName": f"item {i}"}) for i in range(150)]
+    h.bc.rows["items"] = [FakeSystem._record({"displayName": f"item {i}"}) for i in range(450)]
     h.start(["ITEM"])
-    h.bc.fail_after["items"] = 120
+    h.bc.fail_after["items"] = 420
     with pytest.raises(TransientError):
-        h.control_step()  # the worker dies after the first chunk of 100; the message comes back
-    assert len(h.records.messages) == 100
+        h.control_step()  # the worker dies while reading the table; the message comes back
     job = h.line("ITEM").jobs["to-dataverse"]
+    assert len(h.reviews.staged(job, 0, 10)) == 2 and h.records.messages == []  # staged, not sent
     h.control.send(json.dumps({"kind": "full-sync-line", "run_id": h.line("ITEM").run_id, "mapping": "ITEM"}))
     assert h.control_step() == ["rescanned"]
     assert h.line("ITEM").jobs["to-dataverse"] == job
-    assert len(h.records.messages) == 100 + 150
+    assert len(h.records.messages) == 450 and h.line("ITEM").fed == 450
     h.run_to_end()
-    line = h.line("ITEM")  # the job log counts each record once: no double counts, no early finish
-    assert line.status == "Finished" and line.counts["inserted"] == 150
+    line = h.line("ITEM")
+    assert line.status == "Finished" and line.counts["inserted"] == 450
+    assert h.reviews.staged(job, 0, 10) == []  # the staged ids are dropped when the line is done
+
+
+def test_records_are_fed_a_window_at_a_time(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(full_sync_lines, "FEED_WINDOW", 400)
+    h.bc.rows["items"] = [FakeSystem._record({"displayName": f"item {i}"}) for i in range(1000)]
+    h.start(["ITEM"])
+    h.control_step()
+    assert len(h.records.messages) == 400 and h.line("ITEM").fed == 400
+    h.process_records(limit=250)
+    h.control_step()  # 150 outstanding: room for 250, sent as whole chunks of 200
+    assert len(h.records.messages) == 150 + 400 and h.line("ITEM").fed == 800
+    h.control_step()  # nothing processed meanwhile: nothing more is sent
+    assert len(h.records.messages) == 550
+    h.run_to_end()
+    line = h.line("ITEM")
+    assert (line.status, line.counts["inserted"], line.fed) == ("Finished", 1000, 1000)
 
 
 def test_restart_after_lost_messages_gives_a_fresh_attempt(h: Harness) -> None:

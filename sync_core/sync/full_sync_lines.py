@@ -97,19 +97,10 @@ class FullSync:
         """Outstanding messages allowed: FEED_WINDOW per CHECK_DELAY_S between two checks."""
         return FEED_WINDOW * max(1, self.check_delay(processed) // max(self.check_delay_s, 1))
 
-    def next_check(self, processed: int, outstanding: int, rate: float) -> int:
-        """When to look again: when about half of what is outstanding should be done (at the
-        measured rate), within [check_delay(processed), CHECK_DELAY_MAX_S]."""
-        floor = self.check_delay(processed)
-        if rate <= 0:
-            return floor
-        return max(floor, min(CHECK_DELAY_MAX_S, int(outstanding / rate / 2)))
-
-    def send(self, kind: str, line: ReviewLine, processed: int = 0, delay: int | None = None) -> None:
+    def send(self, kind: str, line: ReviewLine, processed: int = 0) -> None:
         body = ControlMessage(kind, line.run_id, line.mapping, line.attempt).to_json()
-        if kind == CHECK_MESSAGE and delay is None:
-            delay = self.check_delay(processed)
-        self.control.send(body, visibility_timeout=delay if kind == CHECK_MESSAGE else None)
+        delay = self.check_delay(processed) if kind == CHECK_MESSAGE else None
+        self.control.send(body, visibility_timeout=delay)
 
 
 def new_job_id(now: datetime) -> str:
@@ -212,16 +203,12 @@ def _progress(fs: FullSync, line: ReviewLine, summaries: list[JobSummary]) -> st
     since = max((t for t in marks if t is not None), default=now)
     if processed == line.processed and now - since >= fs.stall_after:
         return _stalled(fs, line, counts, enqueued, now)
-    rate = 0.0
     if processed != line.processed:
-        elapsed = (now - (line.progress_at or now)).total_seconds()
-        rate = (processed - line.processed) / elapsed if elapsed > 0 else 0.0
         message = (
             line.message if "coupling" in line.jobs else f"{processed} of {enqueued} record(s) processed"
         )
         line = fs.reviews.save_line(replace(line, counts=counts, progress_at=now, message=message))
-    outstanding = (line.fed or enqueued) - processed
-    fs.send(CHECK_MESSAGE, line, processed, fs.next_check(processed, outstanding, rate))
+    fs.send(CHECK_MESSAGE, line, processed)
     return "in process"
 
 

@@ -286,3 +286,12 @@ def test_malformed_and_stale_control_messages(h: Harness) -> None:
         process_control_message(h.ctx, h.reviews, h.control, b"{}")
     body = json.dumps({"kind": "full-sync-check", "run_id": "nope", "mapping": "ITEM"})
     assert process_control_message(h.ctx, h.reviews, h.control, body) == "unknown"
+
+
+def test_checks_and_window_grow_with_big_jobs(h: Harness) -> None:
+    fs = full_sync_lines.FullSync(h.ctx, h.reviews, h.control)
+    assert (fs.check_delay(0), fs.window(0)) == (full_sync_lines.CHECK_DELAY_S, full_sync_lines.FEED_WINDOW)
+    # a check reads the job's outcomes page by page: big jobs are looked at less often, and the
+    # window grows with the delay so the queue does not run dry between two checks
+    assert fs.check_delay(1_000_000) == 50 and fs.window(1_000_000) == 16 * full_sync_lines.FEED_WINDOW
+    assert fs.check_delay(10**9) == full_sync_lines.CHECK_DELAY_MAX_S

@@ -35,6 +35,7 @@ class FieldMapping:
     option_map: str = ""  # option mapping translating a BC code <-> a Dataverse option value
     clear_on_failed: bool = False  # BC "Clear Value on Failed Sync": an uncoupled lookup clears it
     not_null: bool = False  # BC "Not Null": a blank value is never written
+    base_unit: bool = False  # the lookup gives a unit schedule; the value is its base unit (a uom)
 
     def flows(self, direction: Direction) -> bool:
         return self.enabled and self.direction in (direction, "bidirectional")

@@ -119,6 +119,28 @@ def price_group_currency(ctx: HookContext, values: dict[str, Any]) -> dict[str, 
     return {**values, PRICE_LIST_CURRENCY: currency} if PRICE_LIST_CURRENCY in values else values
 
 
+PRICE_UNIT_FIELDS = ("_uomid_value", "_uomscheduleid_value")
+
+
+def sales_price_unit_of_measure(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.9: a sales price without a unit of measure is priced in the item's base unit."""
+    if ctx.direction != "to-dataverse" or not any(
+        k in values and not code(values[k]) for k in PRICE_UNIT_FIELDS
+    ):
+        return values
+    number = code(ctx.source.fields.get("itemNo"))
+    items = ctx.reference.rows("integrationItems", eq("number", number))
+    base = code(items[0].get("baseUnitOfMeasure")) if items else ""
+    if not base:
+        raise MappingError(
+            f"Unit of Measure Code must have a value in Item: No.={number}. It cannot be zero or empty.",
+            field="uomid",
+            remedy=f"Give item {number} a Base Unit of Measure (or the sales price a Unit of Measure "
+            "Code) in Business Central, then retry the record.",
+        )
+    return {**values, **{k: base for k in PRICE_UNIT_FIELDS if k in values and not code(values[k])}}
+
+
 HOOKS: dict[str, Callable[[HookContext, dict[str, Any]], dict[str, Any]]] = {
     "item-write-in-excluded": _write_in_excluded("Item", "Item"),
     "resource-write-in-excluded": _write_in_excluded("Resource", "Resource"),
@@ -126,4 +148,5 @@ HOOKS: dict[str, Callable[[HookContext, dict[str, Any]], dict[str, Any]]] = {
     "product-blocked-state": product_blocked_state,
     "unit-of-measure-schedule-name": unit_of_measure_schedule_name,
     "price-group-currency": price_group_currency,
+    "sales-price-unit-of-measure": sales_price_unit_of_measure,
 }

@@ -60,6 +60,9 @@ def match_filter(mapping: IntegrationTableMapping, desired: Mapping[str, Any]) -
         value = desired.get(f.crm_field)
         if value in (None, ""):
             return None
+        if f.lookup or f.option_map:  # a Dataverse id or option value: not a string literal
+            parts.append(f"{f.crm_field} eq {value}")
+            continue
         literal = str(value).replace("'", "''")
         parts.append(f"{f.crm_field} eq '{literal}'")
     return " and ".join(parts) or None

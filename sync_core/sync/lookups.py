@@ -38,6 +38,7 @@ class LookupResolver:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
         self._bc_ids: dict[tuple[str, str], str | None] = {}
+        self._base_units: dict[str, str] = {}
 
     def resolve(
         self, mapping: IntegrationTableMapping, direction: Direction, values: Mapping[str, Any]
@@ -58,9 +59,9 @@ class LookupResolver:
         target = self.ctx.catalog.get(f.lookup or f.option_map)
         if direction == "to-dataverse":
             crm_id = self._crm_id(f, target, value)
-            if crm_id is None or not f.option_map:
+            if crm_id is None or not (f.option_map or f.base_unit):
                 return crm_id
-            return int(crm_id)
+            return self._base_unit(f, crm_id, str(value)) if f.base_unit else int(crm_id)
         return self._bc_code(f, target, value)
 
     def _bc_id(self, target: IntegrationTableMapping, code: str) -> str | None:
@@ -114,6 +115,24 @@ class LookupResolver:
             )
         return str(row.fields.get(target.bc_code_field, ""))
 
+    def _base_unit(self, f: FieldMapping, schedule_id: str, code: str) -> str:
+        """BC §3.3: the unit of a ``NAV <code>`` schedule is its only unit, the base unit, quantity 1."""
+        if schedule_id not in self._base_units:
+            from sync_core.systems.ports import ModifiedQuery
+
+            expr = f"_uomscheduleid_value eq {schedule_id} and isschedulebaseuom eq true"
+            found = list(self.ctx.dataverse.iter_modified(ModifiedQuery("uoms", filter=expr, page_size=2)))
+            if len(found) != 1 or float(found[0].fields.get("quantity") or 0) != 1.0:
+                raise MappingError(
+                    f"The unit group coupled to unit of measure {code} has no base unit with quantity 1 "
+                    "in Dataverse.",
+                    field=f.crm_field,
+                    remedy=f"Give the unit group NAV {code} one base unit with quantity 1 (or synchronize "
+                    'the UNIT OF MEASURE mapping: python -m sync_core run "UNIT OF MEASURE"), then retry.',
+                )
+            self._base_units[schedule_id] = found[0].id
+        return self._base_units[schedule_id]
+
     def _lcy_currency(self) -> str | None:
         """BC's blank currency is the Dataverse currency whose ISO code is the LCY code."""
         lcy = self.ctx.reference.lcy_code() if self.ctx.reference else ""
@@ -145,6 +164,6 @@ def bind_values(
     out = dict(values)
     for f in mapping.fields:
         if f.lookup and f.crm_write and f.crm_write in out and out[f.crm_write] not in (None, ""):
-            entity_set = ctx.catalog.get(f.lookup).crm_entity
+            entity_set = "uoms" if f.base_unit else ctx.catalog.get(f.lookup).crm_entity
             out[f.crm_write] = f"/{entity_set}({out[f.crm_write]})"
     return out

@@ -76,6 +76,14 @@ def test_extra_directory_adds_a_mapping_without_engine_code(tmp_path: Path) -> N
             "dependency on unknown mapping(s) GHOST",
         ),
         (('direction = "bidirectional"', 'direction = "sideways"'), "direction must be one of"),
+        (  # a base unit is the unit of a unit schedule: the lookup must go to uomschedules
+            ('crm_field = "name"', 'crm_field = "_x_value"\nlookup = "CURRENCY"\nbase_unit = true'),
+            "fields[0]: base_unit needs direction to-dataverse and a lookup through a mapping to uomschedules",
+        ),
+        (  # ... and it only flows to Dataverse
+            ('crm_field = "name"', 'crm_field = "_x_value"\nlookup = "UNIT OF MEASURE"\nbase_unit = true'),
+            "base_unit needs direction to-dataverse",
+        ),
     ],
 )
 def test_invalid_mapping_files_are_load_errors(tmp_path: Path, change, message) -> None:

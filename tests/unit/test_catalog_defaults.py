@@ -159,6 +159,7 @@ EXPECTED: dict[str, Expected] = {
         vendorItemNo       vendorpartnumber               TO
         inventory          quantityonhand                 TO
         baseUnitOfMeasure  _defaultuomscheduleid_value    B
+        baseUnitOfMeasure  _defaultuomid_value            TO   # hard-coded: its base unit
         -                  producttypecode                TO   # hard-coded: SalesInventory
         -                  quantitydecimal                TO   # hard-coded: 2 on insert
         -                  _transactioncurrencyid_value   TO   # hard-coded: LCY on insert
@@ -177,6 +178,7 @@ EXPECTED: dict[str, Expected] = {
         vendorNo           vendorid                       TO
         capacity           quantityonhand                 TO
         baseUnitOfMeasure  _defaultuomscheduleid_value    TO   # hard-coded in classic mode
+        baseUnitOfMeasure  _defaultuomid_value            TO   # hard-coded: its base unit
         -                  producttypecode                TO   # hard-coded: Services
         -                  quantitydecimal                TO
         -                  _transactioncurrencyid_value   TO
@@ -200,9 +202,12 @@ EXPECTED: dict[str, Expected] = {
         currencyCode  _transactioncurrencyid_value   TO
         -             pricingmethodcode              TO
         unitPrice     amount                         TO
+        unitOfMeasureCode  _uomid_value              TO   # hard-coded: the unit's base unit
+        unitOfMeasureCode  _uomscheduleid_value      TO   # hard-coded
         """),
         table_filter="salesType eq 'Customer Price Group' and salesCode ne ''",
         synch_only_coupled=False, dependencies=("CUSTPRCGRP-PRICE", "ITEM-PRODUCT"), inactivity=1440,
+        hooks=("sales-price-unit-of-measure",),
     ),
     "OPPORTUNITY": Expected("opportunities", "opportunities", B, fields(OWNER, """
         description           name                     B
@@ -302,6 +307,10 @@ FIELD_FLAGS: dict[tuple[str, str], dict[str, Any]] = {
         "crm_write": "parentcustomerid_account@odata.bind",
     },
     ("ITEM-PRODUCT", "_defaultuomscheduleid_value"): {"lookup": "UNIT OF MEASURE"},
+    **{
+        (m, "_defaultuomid_value"): {"lookup": "UNIT OF MEASURE", "base_unit": True}
+        for m in ("ITEM-PRODUCT", "RESOURCE-PRODUCT")
+    },
     ("RESOURCE-PRODUCT", "_defaultuomscheduleid_value"): {"lookup": "UNIT OF MEASURE"},
     ("ITEM-PRODUCT", "producttypecode"): {"constant": 1, "on_insert_only": False},
     ("RESOURCE-PRODUCT", "producttypecode"): {"constant": 3, "on_insert_only": False},
@@ -314,8 +323,10 @@ FIELD_FLAGS: dict[tuple[str, str], dict[str, Any]] = {
         for m in ("ITEM-PRODUCT", "RESOURCE-PRODUCT")
     },
     ("CUSTPRCGRP-PRICE", "_transactioncurrencyid_value"): {"lookup": "CURRENCY", "on_insert_only": True},
-    ("SALESPRC-PRODPRICE", "_pricelevelid_value"): {"lookup": "CUSTPRCGRP-PRICE"},
-    ("SALESPRC-PRODPRICE", "_productid_value"): {"lookup": "ITEM-PRODUCT"},
+    ("SALESPRC-PRODPRICE", "_pricelevelid_value"): {"lookup": "CUSTPRCGRP-PRICE", "match": True},
+    ("SALESPRC-PRODPRICE", "_productid_value"): {"lookup": "ITEM-PRODUCT", "match": True},
+    ("SALESPRC-PRODPRICE", "_uomid_value"): {"lookup": "UNIT OF MEASURE", "base_unit": True, "match": True},
+    ("SALESPRC-PRODPRICE", "_uomscheduleid_value"): {"lookup": "UNIT OF MEASURE"},
     ("SALESPRC-PRODPRICE", "pricingmethodcode"): {"constant": 1},
     ("OPPORTUNITY", "_parentcontactid_value"): {"lookup": "CONTACT"},
     ("OPPORTUNITY", "_parentaccountid_value"): {"lookup": "CUSTOMER"},
@@ -398,7 +409,16 @@ def test_field_mappings_are_bcs(name: str) -> None:
 
 def _flags(f: FieldMapping) -> dict[str, Any]:
     defaults = FieldMapping(crm_field=f.crm_field)
-    keys = ("constant", "on_insert_only", "match", "lookup", "option_map", "clear_on_failed", "not_null")
+    keys = (
+        "constant",
+        "on_insert_only",
+        "match",
+        "lookup",
+        "option_map",
+        "clear_on_failed",
+        "not_null",
+        "base_unit",
+    )
     return {k: getattr(f, k) for k in keys if getattr(f, k) != getattr(defaults, k)}
 
 
@@ -492,7 +512,8 @@ def _check_lookup(m: IntegrationTableMapping, f: FieldMapping) -> None:
     if nav != attr:  # a polymorphic lookup bound to one target: <attr>_<logical>
         assert nav.startswith(f"{attr}_") and LOGICAL_TO_SET[nav[len(attr) + 1 :]] in targets, nav
     if f.lookup:
-        assert default_catalog().get(f.lookup).crm_entity in targets, (f.crm_field, f.lookup)
+        target = "uoms" if f.base_unit else default_catalog().get(f.lookup).crm_entity
+        assert target in targets, (f.crm_field, f.lookup)
 
 
 @pytest.mark.parametrize("name", MAPPINGS)

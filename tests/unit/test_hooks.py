@@ -136,7 +136,7 @@ def test_item_desired_values_through_the_catalog_mapping() -> None:
         "productnumber": "1900-S", "name": "PARIS Chair", "price": 0, "standardcost": 50.0,
         "currentcost": 50.0, "stockvolume": 0.2, "stockweight": 5.0, "vendorid": "V1",
         "vendorpartnumber": "P-1", "quantityonhand": 0, "_defaultuomscheduleid_value": "PCS",
-        "producttypecode": 1, "statecode": 1, "statuscode": 2,
+        "_defaultuomid_value": "PCS",        "producttypecode": 1, "statecode": 1, "statuscode": 2,
     }  # fmt: skip
     inserted = map_values(mapping, "to-dataverse", item, inserting=True)
     assert inserted["quantitydecimal"] == 2 and inserted["_transactioncurrencyid_value"] == ""
@@ -192,6 +192,27 @@ def test_prices_in_two_currencies_fail_the_group_like_bcs_testfield() -> None:
             "Currency Code must be equal to 'EUR' in Sales Price: Item No.=1900-S"
         )
         assert "Current value is 'GBP'" in caught.value.message and caught.value.remedy
+
+
+UNIT_FIELDS = ("_uomid_value", "_uomscheduleid_value")
+
+
+def test_blank_price_unit_is_the_items_base_unit() -> None:
+    items = Reference(integrationItems=[{"number": "1900-S", "baseUnitOfMeasure": "box"}])
+    blank = dict.fromkeys(UNIT_FIELDS, "")
+    out = run(
+        "sales-price-unit-of-measure", ctx("to-dataverse", {"itemNo": "1900-S"}, reference=items), blank
+    )
+    assert out == dict.fromkeys(UNIT_FIELDS, "BOX")
+    given = dict.fromkeys(UNIT_FIELDS, "PCS")
+    assert (
+        run("sales-price-unit-of-measure", ctx("to-dataverse", {"itemNo": "1900-S"}, reference=items), given)
+        == given
+    )
+    assert items.reads == [("integrationItems", "number eq '1900-S'")]  # read only when blank
+    with pytest.raises(MappingError) as caught:  # no item (or no base unit): BC's TestField message
+        run("sales-price-unit-of-measure", ctx("to-dataverse", {"itemNo": "GONE"}, reference=items), blank)
+    assert caught.value.field == "uomid" and "Item: No.=GONE" in caught.value.message
 
 
 # -- salespeople, customers, contacts, opportunities (§3.1, §3.2, §3.7, §3.12) -------------------

@@ -66,6 +66,7 @@ _FIELD_KEYS = {
     "option_map",
     "clear_on_failed",
     "not_null",
+    "base_unit",
 }
 
 
@@ -197,6 +198,13 @@ def _check_references(
         if f.lookup and (f.lookup not in mappings or not mappings[f.lookup].bc_code_field):
             raise CatalogError(
                 f"{where} fields[{i}]: lookup {f.lookup!r} must name a mapping with a bc_code_field"
+            )
+        if f.base_unit and (
+            f.direction != "to-dataverse" or not f.lookup or mappings[f.lookup].crm_entity != "uomschedules"
+        ):
+            raise CatalogError(
+                f"{where} fields[{i}]: base_unit needs direction to-dataverse and a lookup through a "
+                "mapping to uomschedules"
             )
         if f.option_map and (f.option_map not in mappings or mappings[f.option_map].kind != "option"):
             raise CatalogError(

@@ -48,6 +48,7 @@ def mapping_row(m: IntegrationTableMapping, overrides: MappingOverrides | None =
         "update_conflict_resolution": m.update_conflict_resolution,
         "deletion_conflict_resolution": m.deletion_conflict_resolution,
         "schedule_minutes": m.interval_minutes,
+        "inactivity_timeout_minutes": m.inactivity_timeout_minutes,
         "timer_function": m.function_name,
         "dependencies": list(m.dependencies),
         "runtime_settings": (overrides or MappingOverrides()).as_dict(),

@@ -14,7 +14,7 @@ from typing import Any
 from sync_core.errors import ConfigError, SyncError, TransientError
 from sync_core.state.ports import JobRun, SyncErrorEntry
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import run_mapping_job
+from sync_core.sync.job_queue import run_scheduled
 from sync_core.sync.messages import RecordMessage
 from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 from sync_core.sync.webhook_intake import enqueue_dataverse_event
@@ -44,7 +44,7 @@ def run_mapping_timer(
 ) -> list[JobRun]:
     if past_due:
         log.info("%s: timer is past due; running now", mapping)
-    return run_mapping_job(_context(ctx), mapping, trigger="timer")
+    return run_scheduled(_context(ctx), mapping)
 
 
 def process_record_message(

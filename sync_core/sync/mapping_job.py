@@ -32,7 +32,7 @@ def run_mapping_job(ctx: SyncContext, mapping_name: str, *, trigger: str = "time
     return [_run_direction(ctx, mapping, direction, trigger) for direction in mapping.directions()]
 
 
-def _query(
+def query_for(
     ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction, since: datetime | None
 ) -> ModifiedQuery:
     if direction == "to-dataverse":
@@ -62,7 +62,7 @@ def _run_direction(
     run = JobRun(f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}", mapping.name, direction, started)
     ctx.stores.job_log.save_run(run)
     scan = _Scan(ctx, mapping, direction, run.job_id)
-    sent = scan.enqueue(_query(ctx, mapping, direction, watermark.value))
+    sent = scan.enqueue(query_for(ctx, mapping, direction, watermark.value))
     sent += scan.enqueue_failed()
     if scan.max_modified is not None:
         _advance(ctx, watermark, min(scan.max_modified, started))
@@ -94,7 +94,7 @@ def full_scan_query(
     """What a full synchronization reads: every source record, the table filters kept (BC's full-sync
     job runs a clone of the mapping with both watermarks cleared), only the ids."""
     key = "id" if direction == "to-dataverse" else mapping.crm_key
-    return replace(_query(ctx, mapping, direction, None), select=(key,))
+    return replace(query_for(ctx, mapping, direction, None), select=(key,))
 
 
 def advance_watermark(ctx: SyncContext, mapping: str, direction: Direction, value: datetime) -> None:

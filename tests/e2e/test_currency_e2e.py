@@ -75,6 +75,18 @@ def test_no_change_run_writes_nothing_and_one_change_syncs_one_record(stack: San
     assert _latest_summary() == {"modified": 1}
 
 
+def test_an_idle_timer_goes_on_hold_and_a_held_tick_only_looks(stack: SandboxStack) -> None:
+    """BC §2.3: after an idle run the job is On Hold with Inactivity Timeout; a tick then asks BC
+    for one changed id and, finding none, runs no job (no job log row, no queue message)."""
+    _run(stack)
+    _run(stack)  # nothing changed: idle
+    log = wiring.services().stores.job_log
+    runs = len(log.list_runs("CURRENCY", limit=100))
+    assert _run(stack) == []
+    assert len(log.list_runs("CURRENCY", limit=100)) == runs
+    assert stack.bc.counters()["total"] == 1 and stack.dataverse.counters()["total"] == 0
+
+
 def test_one_token_per_scope_for_all_calls(stack: SandboxStack) -> None:
     _run(stack)
     _run(stack)

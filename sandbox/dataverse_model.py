@@ -23,6 +23,9 @@ READ_ONLY_SYSTEM = {
     "_modifiedonbehalfby_value",
     "_createdonbehalfby_value",
 }
+# detail-line amounts with IsValidForCreate = False (the pricing engine computes them on create;
+# an update may set them, as BC does right after inserting a line)
+LINE_COMPUTED_ON_CREATE = ("baseamount", "extendedamount")
 BIND_RE = re.compile(r"^(?:https?://[^/]+)?/?(?:api/data/v9\.\d/)?(?P<set>\w+)\((?P<id>[^)]*)\)$")
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -72,6 +75,9 @@ class DataverseModel:
     def create(self, edef: EntityDef, body: dict[str, Any], caller: str, *, admin: bool = False) -> dict:
         with self.store.lock:
             changes = self._changes(edef, body, None, admin)
+            if edef.parent and not admin:  # not valid for create: the pricing engine computes them
+                for name in LINE_COMPUTED_ON_CREATE:
+                    changes.pop(name, None)
             row_id = str(changes.pop(edef.key, None) or uuid.uuid4()).lower()
             if not GUID_RE.match(row_id):
                 raise dv_error(400, "0x80040203", f"'{row_id}' is not a valid value for {edef.key}.")
@@ -244,6 +250,8 @@ class DataverseModel:
             ):
                 discount, tax = row.get("manualdiscountamount") or 0, row.get("tax") or 0
                 row["extendedamount"] = round(row["baseamount"] - discount + tax, 2)
+            if row.get("volumediscountamount") is None:
+                row["volumediscountamount"] = 0.0
         if edef.logical == "uom" and row.get("quantity") is None:
             row["quantity"] = 1.0
 
@@ -254,6 +262,8 @@ class DataverseModel:
                 raise dv_error(
                     400, "0x80040200", f"The '{label}' attribute is required to create a {edef.logical}."
                 )
+        if edef.parent and "isproductoverridden" in edef.attributes:
+            _check_line_product(edef, row)
         if edef.logical == "transactioncurrency" and not (
             isinstance(row.get("exchangerate"), int | float) and row["exchangerate"] > 0
         ):
@@ -336,6 +346,28 @@ class DataverseModel:
                 hits = [f for f in fields if other.get(f) == row_id]
                 if hits:
                     rows[key] = {**other, **dict.fromkeys(hits)}
+
+
+def _check_line_product(edef: EntityDef, row: dict) -> None:
+    """A detail line is a write-in product (with its description) or an existing product with a unit."""
+    if row.get("isproductoverridden"):
+        if row.get("_productid_value"):
+            raise dv_error(400, "0x80040203", f"A write-in {edef.logical} cannot have a productid.")
+        if not row.get("productdescription"):
+            raise dv_error(
+                400,
+                "0x80040200",
+                f"The 'productdescription' attribute is required for a write-in {edef.logical}.",
+            )
+        return
+    for name in ("_productid_value", "_uomid_value"):
+        if not row.get(name):
+            raise dv_error(
+                400,
+                "0x80040200",
+                f"The '{name[1:-6]}' attribute is required to create a {edef.logical} for an existing "
+                "product (or set isproductoverridden for a write-in product).",
+            )
 
 
 def _norm(value: Any) -> Any:

@@ -12,6 +12,10 @@ MappingDirection = Literal["to-dataverse", "to-bc", "bidirectional"]
 UpdateConflictResolution = Literal["none", "send", "get"]
 DeletionConflictResolution = Literal["none", "remove-coupling", "restore"]
 MappingKind = Literal["table", "option"]
+WRITE_RULES = (
+    "sales-order-state",
+    "product-default-price-list",
+)  # sync_core.sync.write_rules implements them
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,10 @@ class IntegrationTableMapping:
     bc_code_field: str = ""  # the BC field lookups name a record by (code, number)
     parent: str = ""  # a child mapping (POSTEDSALESLINE-INV) is synced with its parent, never alone
     scheduled: bool = True  # BC creates a job queue entry (a timer here) for it
+    # (parent mapping, this mapping's Dataverse attribute holding the parent's id): uncoupling a
+    # parent record also uncouples these rows (BC §4.4: the contacts of an account)
+    uncoupled_with: tuple[str, ...] = ()
+    write_rule: str = ""  # state steps around a Dataverse write (WRITE_RULES), e.g. a sales order's
     in_full_sync: bool = True
     source_file: str = field(default="", compare=False)
 

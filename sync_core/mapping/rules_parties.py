@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sync_core.mapping.rules_common import code, eq, text
+from sync_core.mapping.rules_common import IgnoredRecord, code, eq, text
 
 if TYPE_CHECKING:
     from sync_core.mapping.hooks import HookContext
@@ -73,6 +73,23 @@ def contact_type_person(ctx: HookContext, values: dict[str, Any]) -> dict[str, A
     return {**values, "type": "Person"} if ctx.direction == "to-bc" else values
 
 
+def contact_customer_company(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.2 post-filter: a contact whose company has no customer relation is ignored, not synced.
+
+    The table filter keeps such contacts out of scheduled runs; this also keeps them out of
+    "Synchronize now" / "Create in Dataverse", which BC's post-filter covers as well.
+    """
+    if ctx.direction != "to-dataverse" or code(ctx.source.fields.get("relatedCustomerNo")):
+        return values
+    number = code(ctx.source.fields.get("number"))
+    raise IgnoredRecord(
+        f"Contact {number} is not synchronized: its company has no customer business relation.",
+        field="parentcustomerid",
+        remedy="Nothing to fix. To synchronize it, relate the contact's company to a customer in "
+        "Business Central.",
+    )
+
+
 def opportunity_parent_account(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
     """BC §3.12: parentaccountid is the account of the customer related to the contact company.
 
@@ -94,5 +111,6 @@ HOOKS: dict[str, Callable[[HookContext, dict[str, Any]], dict[str, Any]]] = {
     "salesperson-code": salesperson_code,
     "customer-inactive-blocked": customer_inactive_blocked,
     "contact-type-person": contact_type_person,
+    "contact-customer-company": contact_customer_company,
     "opportunity-parent-account": opportunity_parent_account,
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from sync_core.errors import AlreadyExistsError, ConflictError, DataError, NotFoundError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Coupling, Direction
+from sync_core.sync.child_couplings import add_counts, child_mappings, uncouple_children
 from sync_core.sync.command_support import (
     PROGRESS_EVERY,
     MessageBatch,
@@ -52,6 +53,7 @@ class UncoupleResult:
     mapping: str
     uncoupled: int
     left_claimed: int = 0  # couplings whose counterpart is being created right now
+    children: dict[str, int] = field(default_factory=dict)  # child couplings removed, per mapping
 
 
 @dataclass(frozen=True)
@@ -159,21 +161,24 @@ def uncouple(
     if _fresh_claim(ctx, coupling):
         raise ConflictError(f"The {_describe(bc_id, crm_id)} is being created right now; try again later.")
     ctx.stores.couplings.delete(replace(coupling, etag=None))
-    return UncoupleResult(m.name, 1)
+    return UncoupleResult(m.name, 1, children=uncouple_children(ctx, m.name, coupling.crm_id))
 
 
 def _uncouple_all(ctx: SyncContext, m: IntegrationTableMapping, progress: Progress | None) -> UncoupleResult:
     removed = left = 0
+    children: dict[str, int] = {}
     for coupling in ctx.stores.couplings.iter_mapping(m.name):
         if _fresh_claim(ctx, coupling):
             left += 1
             continue
         ctx.stores.couplings.delete(replace(coupling, etag=None))
         removed += 1
+        if child_mappings(ctx, m.name):
+            children = add_counts(children, uncouple_children(ctx, m.name, coupling.crm_id))
         if progress and removed % PROGRESS_EVERY == 0:
             progress(f"{m.name}: {removed} couplings removed")
     log.info("%s: %d couplings removed (%d being created left)", m.name, removed, left)
-    return UncoupleResult(m.name, removed, left)
+    return UncoupleResult(m.name, removed, left, children)
 
 
 # -- single records now ----------------------------------------------------------------------------

@@ -25,7 +25,12 @@ from sync_core.sync.context import SyncContext
 def field_label(api_name: str) -> str:
     """``salespersonCode`` -> ``Salesperson Code`` (BC's caption style for messages)."""
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", api_name).split()
-    return " ".join(w[:1].upper() + w[1:] for w in words)
+    # BC keeps "of" lower-case inside a caption ("Base Unit of Measure", "Unit of Measure Code")
+    # and abbreviates number as "No." ("Item No.", "Contact No.")
+    return " ".join(
+        w.lower() if i and w.lower() == "of" else "No." if w == "No" else w[:1].upper() + w[1:]
+        for i, w in enumerate(words)
+    )
 
 
 def _quote(value: str) -> str:
@@ -75,7 +80,7 @@ class LookupResolver:
     def _crm_id(self, f: FieldMapping, target: IntegrationTableMapping, code: Any) -> str | None:
         code = "" if code is None else str(code).strip()
         if not code:
-            return self._lcy_currency() if target.name == "CURRENCY" and f.lookup else None
+            return self.lcy_currency() if target.name == "CURRENCY" and f.lookup else None
         bc_id = self._bc_id(target, code)
         coupling = self.ctx.stores.couplings.get_by_bc(target.name, bc_id) if bc_id else None
         if coupling is not None and coupling.state == "coupled":
@@ -133,7 +138,7 @@ class LookupResolver:
             self._base_units[schedule_id] = found[0].id
         return self._base_units[schedule_id]
 
-    def _lcy_currency(self) -> str | None:
+    def lcy_currency(self) -> str | None:
         """BC's blank currency is the Dataverse currency whose ISO code is the LCY code."""
         lcy = self.ctx.reference.lcy_code() if self.ctx.reference else ""
         if not lcy:

@@ -17,6 +17,7 @@ from datetime import datetime
 from sync_core.errors import ConflictError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Direction, JobRun, Watermark
+from sync_core.sync.child_lines import refuse_alone
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery, Record
@@ -29,6 +30,7 @@ SEND_CHUNK = 100
 def run_mapping_job(ctx: SyncContext, mapping_name: str, *, trigger: str = "timer") -> list[JobRun]:
     """Run one integration table mapping's job in each of its directions."""
     mapping = ctx.mapping(mapping_name)
+    refuse_alone(ctx.catalog, mapping)
     return [_run_direction(ctx, mapping, direction, trigger) for direction in mapping.directions()]
 
 

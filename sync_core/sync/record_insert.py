@@ -51,6 +51,7 @@ def insert_uncoupled(
     if not may_create and msg.reason not in INSERT_REASONS:
         return _outcome("skipped", "the record is not coupled (synch only coupled records)")
     if msg.direction == "to-dataverse":
+        sync.children.before_insert(mapping, source)  # §6.1: every line must resolve first
         coupling = _claim(sync, mapping, source.id, str(uuid.uuid4()), state="claimed")
         return _create_in_dataverse(sync, mapping, msg, source, coupling, desired)
     coupling = _claim(sync, mapping, f"{PENDING}{source.id}", source.id, state="claimed")
@@ -150,6 +151,9 @@ def _create_in_dataverse(
     except PermanentError:  # refused: nothing was created, free the claim (a timeout keeps it)
         sync.ctx.stores.couplings.delete(coupling)
         raise
+    rule = sync.write_rule(mapping, msg.direction)
+    if rule is not None:
+        created = rule.after_write(sync.ctx, mapping.crm_entity, source, created)
     record_success(sync.ctx.stores.couplings, replace(coupling, state="coupled"), msg, source, created)
     return _outcome("inserted", dest=created.id)
 

@@ -23,10 +23,12 @@ from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.mapping.rules_common import IgnoredRecord
 from sync_core.mapping.transfer import changed_values, map_values, write_names
 from sync_core.state.ports import Coupling, Direction, RecordOutcome
+from sync_core.sync.child_lines import ChildLineSync, refuse_alone
 from sync_core.sync.context import BcReferenceData, SyncContext
 from sync_core.sync.failures import record_failure, record_success
 from sync_core.sync.lookups import LookupResolver, bind_values
 from sync_core.sync.messages import RecordMessage
+from sync_core.sync.write_rules import WRITE_RULES, WriteRule
 from sync_core.systems.ports import ModifiedQuery, Record
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class RecordSynchronizer:
         self.ctx = ctx
         self.reference: BcReferenceData = ctx.reference or BcReferenceData(ctx.bc)
         self.lookups = LookupResolver(ctx)
+        self.children = ChildLineSync(self)
 
     def process(self, msg: RecordMessage) -> Outcome:
         mapping = self.ctx.mapping(msg.mapping)
@@ -94,6 +97,7 @@ class RecordSynchronizer:
         return outcome
 
     def _process(self, mapping: IntegrationTableMapping, msg: RecordMessage) -> Outcome:
+        refuse_alone(self.ctx.catalog, mapping)
         if not mapping.allows(msg.direction):
             raise DataError(
                 f"The integration table mapping {mapping.name} is not configured for "
@@ -105,7 +109,7 @@ class RecordSynchronizer:
             )
         for _ in range(MAX_REDECIDE):
             try:
-                return self._decide(mapping, msg)
+                return self.children.after_parent(mapping, msg, self._decide(mapping, msg))
             except ConflictError as exc:  # a row or coupling changed under us: re-read, re-decide
                 log.info("%s %s: conflict (%s), re-deciding", mapping.name, msg.source_id, exc)
         raise TransientError(f"{mapping.name} {msg.source_id}: kept changing while synchronizing")
@@ -187,6 +191,13 @@ class RecordSynchronizer:
             return bind_values(self.ctx, mapping, to_dataverse_values(body))
         return to_bc_values(body, dest.fields if dest else None)
 
+    @staticmethod
+    def write_rule(mapping: IntegrationTableMapping, direction: Direction) -> WriteRule | None:
+        """The mapping's steps around a Dataverse write (``write_rule``), if any."""
+        if not mapping.write_rule or direction != "to-dataverse":
+            return None
+        return WRITE_RULES[mapping.write_rule]()
+
     # -- update ---------------------------------------------------------------------------------
 
     def update(
@@ -215,7 +226,12 @@ class RecordSynchronizer:
             record_success(self.ctx.stores.couplings, coupling, msg, source, dest)
             return Outcome("unchanged", destination_id=dest.id)
         body = self.write_body(mapping, msg.direction, changes, dest)
+        rule = self.write_rule(mapping, msg.direction)
+        if rule is not None:
+            dest = rule.before_update(self.ctx, mapping.crm_entity, dest)
         written = sink.update(entity_of(mapping, msg.direction), dest.id, body, etag=dest.etag or "*")
+        if rule is not None:
+            written = rule.after_write(self.ctx, mapping.crm_entity, source, written)
         record_success(self.ctx.stores.couplings, coupling, msg, source, written, forced=forced)
         return Outcome("modified", f"changed {', '.join(sorted(changes))}", dest.id)
 

@@ -61,7 +61,8 @@ class BcAdapter:
         self.company_id = company_id
 
     def client_for(self, entity: str) -> ODataClient:
-        return self._companion if entity in COMPANION_SETS else self._v2
+        """The API of an entity set, or of a navigation from one (``postedSalesInvoices(<id>)/lines``)."""
+        return self._companion if entity.split("(", 1)[0] in COMPANION_SETS else self._v2
 
     def path(self, entity: str, record_id: str | None = None) -> str:
         base = f"companies({self.company_id})/{entity}"

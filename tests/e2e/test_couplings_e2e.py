@@ -302,3 +302,23 @@ def test_match_couple_reports_ambiguous_rows(stack: SandboxStack, account_svc: S
     done = cli(capsys, account_svc, "match-couple", "TEST-ACCOUNT", "--match", "name")["match_couple"]
     assert (done["coupled"], done["enqueued"]) == (1, 0)
     assert [(c.bc_id, c.crm_id) for c in couplings_of(account_svc, "TEST-ACCOUNT")] == [cannon]
+
+
+def test_uncoupling_a_customer_uncouples_the_contacts_of_its_account(
+    stack: SandboxStack, svc: Services, capsys: Cap
+) -> None:
+    """BC §4.4: the coupling-removal of an account removes its contacts' couplings too."""
+    customer = next(r for r in stack.bc.rows("integrationCustomers") if r["number"] == "10000")
+    account = next(r for r in stack.dataverse.rows("accounts") if r["name"] == "The Cannon Group PLC")
+    contacts = stack.bc.rows("integrationContacts")
+    mark = next(r for r in stack.dataverse.rows("contacts") if r["lastname"] == "McArthur")
+    other = next(r for r in stack.dataverse.rows("contacts") if r["_parentcustomerid_value"] is None)
+    cli(capsys, svc, "couple", "CUSTOMER", "--bc-id", customer["id"], "--crm-id", account["accountid"])
+    cli(capsys, svc, "couple", "CONTACT", "--bc-id", contacts[0]["id"], "--crm-id", mark["contactid"])
+    cli(capsys, svc, "couple", "CONTACT", "--bc-id", contacts[1]["id"], "--crm-id", other["contactid"])
+    result = cli(capsys, svc, "uncouple", "CUSTOMER", "--bc-id", customer["id"])["uncoupled"]
+    assert (result["uncoupled"], result["children"]) == (1, {"CONTACT": 1})
+    # the contact of another (or no) account keeps its coupling; no record changed
+    assert [c.crm_id for c in couplings_of(svc, "CONTACT")] == [other["contactid"]]
+    still = stack.dataverse.get("contacts", mark["contactid"])
+    assert still["_parentcustomerid_value"] == account["accountid"]

@@ -76,9 +76,21 @@ def test_extra_directory_adds_a_mapping_without_engine_code(tmp_path: Path) -> N
             "dependency on unknown mapping(s) GHOST",
         ),
         (('direction = "bidirectional"', 'direction = "sideways"'), "direction must be one of"),
+        (
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nwrite_rule = "teleport"'),
+            "unknown write_rule 'teleport' (known: sales-order-state, product-default-price-list)",
+        ),
+        (
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nuncoupled_with = ["CUSTOMER"]'),
+            "uncoupled_with must be [parent mapping, Dataverse attribute]",
+        ),
+        (
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nuncoupled_with = ["GHOST", "_x_value"]'),
+            "dependency on unknown mapping(s) GHOST",
+        ),
         (  # a base unit is the unit of a unit schedule: the lookup must go to uomschedules
             ('crm_field = "name"', 'crm_field = "_x_value"\nlookup = "CURRENCY"\nbase_unit = true'),
-            "fields[0]: base_unit needs direction to-dataverse and a lookup through a mapping to uomschedules",
+            "fields[0]: base_unit needs direction to-dataverse and a lookup through a mapping to uom",
         ),
         (  # ... and it only flows to Dataverse
             ('crm_field = "name"', 'crm_field = "_x_value"\nlookup = "UNIT OF MEASURE"\nbase_unit = true'),
@@ -128,3 +140,11 @@ def test_echo_suppression_rule(tmp_path: Path) -> None:
     )
     assert not _suppress_echo(load_catalog([_write(tmp_path, one_way_back)]).get("TEST"))
     assert not _suppress_echo(default_catalog().get("CURRENCY"))
+
+
+def test_contacts_are_uncoupled_with_their_customer() -> None:
+    contact = default_catalog().get("CONTACT")
+    assert contact.uncoupled_with == ("CUSTOMER", "_parentcustomerid_value")
+    assert not any(
+        m.uncoupled_with for m in default_catalog() if m.name not in ("CONTACT", "POSTEDSALESLINE-INV")
+    )

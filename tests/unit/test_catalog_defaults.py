@@ -145,7 +145,7 @@ EXPECTED: dict[str, Expected] = {
         # BC's post-filter (company without a customer relation: ignored) is relatedCustomerNo ne ''
         table_filter="type eq 'Person' and companyNo ne '' and relatedCustomerNo ne ''",
         integration_table_filter="_parentcustomerid_value ne null and statecode eq 0",
-        dependencies=("CUSTOMER",), hooks=("contact-type-person",),
+        dependencies=("CUSTOMER",), hooks=("contact-type-person", "contact-customer-company"),
     ),
     "ITEM-PRODUCT": Expected("integrationItems", "products", B, fields("""
         number             productnumber                  TO

@@ -273,6 +273,17 @@ def test_contacts_from_dataverse_are_persons() -> None:
     assert run("contact-type-person", ctx("to-dataverse", {}), {"lastname": "Hill"}) == {"lastname": "Hill"}
 
 
+def test_contacts_of_a_company_without_customer_are_ignored_toward_dataverse() -> None:
+    related = {"number": "CT000011", "relatedCustomerNo": "10000"}
+    assert run("contact-customer-company", ctx("to-dataverse", related), {"lastname": "Hill"}) == {
+        "lastname": "Hill"
+    }
+    prospect = {"number": "CT000019", "relatedCustomerNo": ""}
+    with pytest.raises(IgnoredRecord, match="CT000019 is not synchronized"):
+        run("contact-customer-company", ctx("to-dataverse", prospect), {})
+    assert run("contact-customer-company", ctx("to-bc", {}), {"surname": "Hill"}) == {"surname": "Hill"}
+
+
 PARENT = "_parentaccountid_value"
 
 

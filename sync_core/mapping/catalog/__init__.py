@@ -17,6 +17,7 @@ from typing import Any, get_args
 from sync_core.errors import ConfigError
 from sync_core.mapping.hooks import HOOKS
 from sync_core.mapping.model import (
+    WRITE_RULES,
     DeletionConflictResolution,
     FieldMapping,
     IntegrationTableMapping,
@@ -51,6 +52,8 @@ _MAPPING_KEYS = {
     "parent",
     "scheduled",
     "in_full_sync",
+    "uncoupled_with",
+    "write_rule",
 }
 _FIELD_KEYS = {
     "crm_field",
@@ -155,12 +158,18 @@ def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:
         if f.crm_field in seen:
             raise CatalogError(f"{where} fields[{i}]: crm_field {f.crm_field} is mapped twice")
         seen.add(f.crm_field)
+    if data.get("write_rule", "") not in ("", *WRITE_RULES):
+        raise CatalogError(
+            f"{where}: unknown write_rule {data['write_rule']!r} (known: {', '.join(WRITE_RULES)})"
+        )
     unknown_hooks = [h for h in data.get("hooks", []) if h not in HOOKS]
     if unknown_hooks:
         raise CatalogError(f"{where}: unknown hook(s) {', '.join(unknown_hooks)}")
     values = {**data, "fields": fields, "direction": direction, "source_file": str(path)}
-    for key in ("dependencies", "hooks"):
+    for key in ("dependencies", "hooks", "uncoupled_with"):
         values[key] = tuple(data.get(key, ()))
+    if values["uncoupled_with"] and len(values["uncoupled_with"]) != 2:
+        raise CatalogError(f"{where}: uncoupled_with must be [parent mapping, Dataverse attribute]")
     return IntegrationTableMapping(**values)
 
 
@@ -189,9 +198,9 @@ def _check_references(
 ) -> None:
     """Dependencies, parents, lookups and option maps must name mappings that can serve them."""
     where = f"{Path(mapping.source_file).name} [{mapping.name}]"
-    missing = [
-        d for d in (*mapping.dependencies, *([mapping.parent] if mapping.parent else [])) if d not in mappings
-    ]
+    parents = [mapping.parent] if mapping.parent else []
+    named = (*mapping.dependencies, *parents, *mapping.uncoupled_with[:1])
+    missing = [d for d in named if d not in mappings]
     if missing:
         raise CatalogError(f"{where}: dependency on unknown mapping(s) {', '.join(missing)}")
     for i, f in enumerate(mapping.fields):

@@ -1,0 +1,159 @@
+"""Steps around writing a Dataverse row that BC hard-codes per table (``write_rule`` of a mapping).
+
+The record synchronizer calls ``before_update`` just before it writes changes to Dataverse and
+``after_write`` after an insert or a modify (never for an unchanged record: nothing was written).
+- ``sales-order-state`` (SALESORDER-ORDER, BC §5.2): a Dataverse order can only be edited while
+  Active, so it is set Active before a modify and, after the write, Invoiced when the BC order is
+  fully invoiced, else Submitted.
+- ``product-default-price-list`` (ITEM-PRODUCT, RESOURCE-PRODUCT, BC §3.3): a product gets BC's
+  default price list (created with the local currency when missing) when it has none, and that
+  list gets a product price in the product's default unit with amount = the product's price.
+Both are idempotent: a replay finds the state or the rows already there. Rows this code creates
+have ids derived from what they are, so two workers (or a redelivery) never create two.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sync_core.errors import AlreadyExistsError
+from sync_core.sync.context import SyncContext
+from sync_core.sync.lookups import LookupResolver
+from sync_core.systems.ports import ModifiedQuery, Record
+
+# salesorder statecode / statuscode (§4.8)
+ORDER_ACTIVE = (0, 1)  # Active / New
+ORDER_SUBMITTED = (1, 3)  # Submitted / In Progress
+ORDER_INVOICED = (4, 100003)  # Invoiced / Invoiced
+ORDER_EDITABLE_STATES = (0,)
+# BC: '%1 Default Price List' with its product name (PRODUCTNAME.SHORT)
+DEFAULT_PRICE_LIST = "Business Central Default Price List"
+ROW_IDS = uuid.UUID("6f1c2a64-8d1e-4c55-9a3e-2b7d0c9e5a10")  # namespace of the ids derived here
+
+
+class WriteRule(Protocol):
+    def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record: ...
+
+    def after_write(self, ctx: SyncContext, entity: str, source: Record, written: Record) -> Record: ...
+
+
+def fully_invoiced(lines: Iterable[Mapping[str, Any]]) -> bool:
+    """BC: at least one line invoiced, none outstanding, none shipped but not invoiced."""
+    rows = list(lines)
+
+    def qty(row: Mapping[str, Any], name: str) -> float:
+        return float(row.get(name) or 0)
+
+    invoiced = any(qty(r, "invoicedQuantity") != 0 for r in rows)
+    outstanding = any(qty(r, "quantity") - qty(r, "shippedQuantity") != 0 for r in rows)
+    shipped_not_invoiced = any(qty(r, "shippedQuantity") - qty(r, "invoicedQuantity") != 0 for r in rows)
+    return invoiced and not outstanding and not shipped_not_invoiced
+
+
+def _set_state(ctx: SyncContext, entity: str, row: Record, state: tuple[int, int]) -> Record:
+    if (row.fields.get("statecode"), row.fields.get("statuscode")) == state:
+        return row
+    values = {"statecode": state[0], "statuscode": state[1]}
+    return ctx.dataverse.update(entity, row.id, values, etag=row.etag or "*")
+
+
+@dataclass(frozen=True)
+class SalesOrderState:
+    """SALESORDER-ORDER: Active before a modify; Submitted or Invoiced after a write."""
+
+    lines_nav: str = "salesOrderLines"
+
+    def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
+        if dest.fields.get("statecode") in ORDER_EDITABLE_STATES:
+            return dest
+        return _set_state(ctx, entity, dest, ORDER_ACTIVE)
+
+    def after_write(self, ctx: SyncContext, entity: str, source: Record, written: Record) -> Record:
+        lines = ctx.bc.list_rows(f"salesOrders({source.id})/{self.lines_nav}")
+        target = ORDER_INVOICED if fully_invoiced(lines) else ORDER_SUBMITTED
+        return _set_state(ctx, entity, written, target)
+
+
+def derived_id(*parts: str) -> str:
+    return str(uuid.uuid5(ROW_IDS, "/".join(parts)))
+
+
+def _create_once(ctx: SyncContext, entity: str, values: dict[str, Any], row_id: str) -> Record:
+    try:
+        return ctx.dataverse.create(entity, values, record_id=row_id)
+    except AlreadyExistsError:  # created meanwhile (another worker, or our earlier try)
+        found = ctx.dataverse.get(entity, row_id)
+        if found is None:
+            raise
+        return found
+
+
+@dataclass(frozen=True)
+class ProductDefaultPriceList:
+    """ITEM-PRODUCT / RESOURCE-PRODUCT: the product's default price list and its price there."""
+
+    name: str = DEFAULT_PRICE_LIST
+
+    def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
+        return dest
+
+    def after_write(self, ctx: SyncContext, entity: str, source: Record, written: Record) -> Record:
+        price_list = self.price_list(ctx)
+        if not written.fields.get("_pricelevelid_value"):  # BC sets it only when the product has none
+            bind = {"pricelevelid@odata.bind": f"/pricelevels({price_list})"}
+            written = ctx.dataverse.update(entity, written.id, bind, etag=written.etag or "*")
+        unit = written.fields.get("_defaultuomid_value")
+        if unit:
+            self._product_price(
+                ctx, str(written.fields.get("_pricelevelid_value") or price_list), written, unit
+            )
+        return written
+
+    def price_list(self, ctx: SyncContext) -> str:
+        quoted = self.name.replace("'", "''")
+        query = ModifiedQuery("pricelevels", filter=f"name eq '{quoted}'", select=("name",), page_size=1)
+        found = next(iter(ctx.dataverse.iter_modified(query)), None)
+        if found is not None:
+            return found.id
+        values: dict[str, Any] = {"name": self.name}
+        currency = LookupResolver(ctx).lcy_currency()
+        if currency:
+            values["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({currency})"
+        return _create_once(ctx, "pricelevels", values, derived_id("pricelevel", self.name)).id
+
+    @staticmethod
+    def _product_price(ctx: SyncContext, price_list: str, product: Record, unit: str) -> None:
+        amount = max(float(product.fields.get("price") or 0), 0.0)
+        where = (
+            f"_pricelevelid_value eq {price_list} and _productid_value eq {product.id} "
+            f"and _uomid_value eq {unit}"
+        )
+        query = ModifiedQuery("productpricelevels", filter=where, select=("amount",), page_size=2)
+        existing = next(iter(ctx.dataverse.iter_modified(query)), None)
+        if existing is None:
+            values = {
+                "pricelevelid@odata.bind": f"/pricelevels({price_list})",
+                "productid@odata.bind": f"/products({product.id})",
+                "uomid@odata.bind": f"/uoms({unit})",
+                "amount": amount,
+                "pricingmethodcode": 1,
+            }
+            existing = _create_once(
+                ctx,
+                "productpricelevels",
+                values,
+                derived_id("productpricelevel", price_list, product.id, unit),
+            )
+        if float(existing.fields.get("amount") or 0) != amount:
+            ctx.dataverse.update(
+                "productpricelevels", existing.id, {"amount": amount}, etag=existing.etag or "*"
+            )
+
+
+WRITE_RULES: dict[str, Callable[[], WriteRule]] = {
+    "sales-order-state": SalesOrderState,
+    "product-default-price-list": ProductDefaultPriceList,
+}

@@ -27,6 +27,7 @@ TABLES = {
     "paymentTerms": ("code", "Payment Terms", "Code"),
     "shipmentMethod": ("code", "Shipment Method", "Code"),
     "shippingAgent": ("code", "Shipping Agent", "Code"),
+    "vendor": ("number", "Vendor", "No."),
     "resource": ("number", "Resource", "No."),
     "customerPriceGroup": ("code", "Customer Price Group", "Code"),
     "salesPrice": ("", "Sales Price", ""),
@@ -261,6 +262,7 @@ VIEWS_LIST = [
         entity_type="paymentTerm",
     ),
     view("shipmentMethods", "shipmentMethod", f"{C_CODE} displayName=description:100"),
+    view("vendors", "vendor", "number:c:20 displayName=name:100 blocked:10", entity_type="vendor"),
     view(
         "salesOrders",
         "salesOrder",

@@ -16,6 +16,8 @@ START = "2024-01-01"
 CURRENCIES = [("EUR", "Euro", "€", 1.08), ("GBP", "Pound Sterling", "£", 1.27),
               ("CAD", "Canadian Dollar", "$", 0.73), ("DKK", "Danish Krone", "kr", 0.145),
               ("JPY", "Japanese Yen", "¥", None)]
+VENDORS = [("10000", "Fabrikam, Inc."), ("20000", "First Up Consultants"),
+           ("30000", "Graphic Design Institute")]  # fmt: skip
 UOMS = [("PCS", "Piece", "H87"), ("BOX", "Box", "BX"), ("HOUR", "Hour", "HUR"), ("DAY", "Day", "DAY"),
         ("PACK", "Pack", "PK"), ("SET", "Set", "SET")]
 PAYMENT_TERMS = [("14 DAYS", "Net 14 days", "14D"), ("30 DAYS", "Net 30 days", "30D"),
@@ -142,6 +144,9 @@ def _setup_rows() -> list[tuple[str, str, dict[str, Any]]]:
         ("shipmentMethods", "shipmentMethod", {"code": c, "displayName": n}) for c, n in SHIPMENT_METHODS
     ]
     rows += [("shippingAgents", "shippingAgent", {"code": c, "name": n}) for c, n in SHIPPING_AGENTS]
+    rows += [
+        ("vendors", "vendor", {"number": no, "displayName": name, "blocked": " "}) for no, name in VENDORS
+    ]
     rows += [("salespeoplePurchasers", "salesperson",
               {"code": c, "displayName": n, "email": f"{n.split()[0].lower()}@cronus-sandbox.example",
                "jobTitle": "Sales Representative"}) for c, n in SALESPEOPLE]  # fmt: skip

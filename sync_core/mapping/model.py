@@ -15,6 +15,7 @@ MappingKind = Literal["table", "option"]
 WRITE_RULES = (
     "sales-order-state",
     "product-default-price-list",
+    "unit-group",
 )  # sync_core.sync.write_rules implements them
 
 
@@ -75,7 +76,11 @@ class IntegrationTableMapping:
     # (parent mapping, this mapping's Dataverse attribute holding the parent's id): uncoupling a
     # parent record also uncouples these rows (BC §4.4: the contacts of an account)
     uncoupled_with: tuple[str, ...] = ()
-    write_rule: str = ""  # state steps around a Dataverse write (WRITE_RULES), e.g. a sales order's
+    # (parent mapping, this mapping's BC field holding the parent's code): after a parent record is
+    # synchronized to Dataverse, its records here are synchronized again (BC §3.8: the prices of
+    # a customer price group)
+    resync_with: tuple[str, ...] = ()
+    write_rule: str = ""  # steps around a Dataverse write (WRITE_RULES), e.g. a sales order's state
     in_full_sync: bool = True
     source_file: str = field(default="", compare=False)
 

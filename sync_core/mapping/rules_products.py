@@ -119,6 +119,15 @@ def price_group_currency(ctx: HookContext, values: dict[str, Any]) -> dict[str, 
     return {**values, PRICE_LIST_CURRENCY: currency} if PRICE_LIST_CURRENCY in values else values
 
 
+def product_vendor_name(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.3: the product's vendor name is the name of the BC vendor its vendor number names."""
+    if ctx.direction != "to-dataverse" or "vendorid" not in values:
+        return values
+    number = text(values["vendorid"]).strip()
+    vendors = ctx.reference.rows("vendors", eq("number", number)) if number else []
+    return {**values, "vendorname": text(vendors[0].get("displayName")) if vendors else ""}
+
+
 PRICE_UNIT_FIELDS = ("_uomid_value", "_uomscheduleid_value")
 
 
@@ -146,6 +155,7 @@ HOOKS: dict[str, Callable[[HookContext, dict[str, Any]], dict[str, Any]]] = {
     "resource-write-in-excluded": _write_in_excluded("Resource", "Resource"),
     "product-negative-to-zero": product_negative_to_zero,
     "product-blocked-state": product_blocked_state,
+    "product-vendor-name": product_vendor_name,
     "unit-of-measure-schedule-name": unit_of_measure_schedule_name,
     "price-group-currency": price_group_currency,
     "sales-price-unit-of-measure": sales_price_unit_of_measure,

@@ -153,7 +153,7 @@ def _create_in_dataverse(
         raise
     rule = sync.write_rule(mapping, msg.direction)
     if rule is not None:
-        created = rule.after_write(sync.ctx, mapping.crm_entity, source, created)
+        created = rule.after_write(sync.ctx, mapping.crm_entity, source, created, None)
     record_success(sync.ctx.stores.couplings, replace(coupling, state="coupled"), msg, source, created)
     return _outcome("inserted", dest=created.id)
 

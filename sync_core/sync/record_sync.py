@@ -28,6 +28,7 @@ from sync_core.sync.context import BcReferenceData, SyncContext
 from sync_core.sync.failures import record_failure, record_success
 from sync_core.sync.lookups import LookupResolver, bind_values
 from sync_core.sync.messages import RecordMessage
+from sync_core.sync.resync import resync_dependents
 from sync_core.sync.write_rules import WRITE_RULES, WriteRule
 from sync_core.systems.ports import ModifiedQuery, Record
 
@@ -86,6 +87,8 @@ class RecordSynchronizer:
         mapping = self.ctx.mapping(msg.mapping)
         try:
             outcome = self._process(mapping, msg)
+            if msg.direction == "to-dataverse":
+                resync_dependents(self.ctx, mapping, msg.source_id, outcome.outcome)
         except IgnoredRecord as exc:  # BC's post-filter: never synchronized, not an error to fix
             outcome = Outcome("skipped", exc.message)
         except PermanentError as exc:
@@ -231,7 +234,7 @@ class RecordSynchronizer:
             dest = rule.before_update(self.ctx, mapping.crm_entity, dest)
         written = sink.update(entity_of(mapping, msg.direction), dest.id, body, etag=dest.etag or "*")
         if rule is not None:
-            written = rule.after_write(self.ctx, mapping.crm_entity, source, written)
+            written = rule.after_write(self.ctx, mapping.crm_entity, source, written, frozenset(changes))
         record_success(self.ctx.stores.couplings, coupling, msg, source, written, forced=forced)
         return Outcome("modified", f"changed {', '.join(sorted(changes))}", dest.id)
 

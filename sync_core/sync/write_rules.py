@@ -8,7 +8,9 @@ The record synchronizer calls ``before_update`` just before it writes changes to
 - ``product-default-price-list`` (ITEM-PRODUCT, RESOURCE-PRODUCT, BC §3.3): a product gets BC's
   default price list (created with the local currency when missing) when it has none, and that
   list gets a product price in the product's default unit with amount = the product's price.
-Both are idempotent: a replay finds the state or the rows already there. Rows this code creates
+- ``unit-group`` (UNIT OF MEASURE, BC §3.5): the coupled ``NAV <code>`` unit group must be Active
+  and hold one unit; that unit is renamed to the code.
+All are idempotent: a replay finds the state or the rows already there. Rows this code creates
 have ids derived from what they are, so two workers (or a redelivery) never create two.
 """
 
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sync_core.errors import AlreadyExistsError
+from sync_core.errors import AlreadyExistsError, MappingError
 from sync_core.sync.context import SyncContext
 from sync_core.sync.lookups import LookupResolver
 from sync_core.systems.ports import ModifiedQuery, Record
@@ -31,13 +33,18 @@ ORDER_INVOICED = (4, 100003)  # Invoiced / Invoiced
 ORDER_EDITABLE_STATES = (0,)
 # BC: '%1 Default Price List' with its product name (PRODUCTNAME.SHORT)
 DEFAULT_PRICE_LIST = "Business Central Default Price List"
+PRICE_INPUTS = frozenset({"price", "_defaultuomid_value"})  # what the product price depends on
 ROW_IDS = uuid.UUID("6f1c2a64-8d1e-4c55-9a3e-2b7d0c9e5a10")  # namespace of the ids derived here
 
 
 class WriteRule(Protocol):
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record: ...
 
-    def after_write(self, ctx: SyncContext, entity: str, source: Record, written: Record) -> Record: ...
+    def after_write(
+        self, ctx: SyncContext, entity: str, source: Record, written: Record, changed: frozenset[str] | None
+    ) -> Record:
+        """``changed``: the Dataverse attributes a modify wrote (None after an insert)."""
+        ...
 
 
 def fully_invoiced(lines: Iterable[Mapping[str, Any]]) -> bool:
@@ -71,7 +78,9 @@ class SalesOrderState:
             return dest
         return _set_state(ctx, entity, dest, ORDER_ACTIVE)
 
-    def after_write(self, ctx: SyncContext, entity: str, source: Record, written: Record) -> Record:
+    def after_write(
+        self, ctx: SyncContext, entity: str, source: Record, written: Record, changed: frozenset[str] | None
+    ) -> Record:
         lines = ctx.bc.list_rows(f"salesOrders({source.id})/{self.lines_nav}")
         target = ORDER_INVOICED if fully_invoiced(lines) else ORDER_SUBMITTED
         return _set_state(ctx, entity, written, target)
@@ -100,9 +109,14 @@ class ProductDefaultPriceList:
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
         return dest
 
-    def after_write(self, ctx: SyncContext, entity: str, source: Record, written: Record) -> Record:
+    def after_write(
+        self, ctx: SyncContext, entity: str, source: Record, written: Record, changed: frozenset[str] | None
+    ) -> Record:
+        has_list = bool(written.fields.get("_pricelevelid_value"))
+        if changed is not None and has_list and not PRICE_INPUTS & changed:
+            return written  # a modify that touched neither the price nor the unit: nothing to do
         price_list = self.price_list(ctx)
-        if not written.fields.get("_pricelevelid_value"):  # BC sets it only when the product has none
+        if not has_list:  # BC sets it only when the product has none
             bind = {"pricelevelid@odata.bind": f"/pricelevels({price_list})"}
             written = ctx.dataverse.update(entity, written.id, bind, etag=written.etag or "*")
         unit = written.fields.get("_defaultuomid_value")
@@ -153,7 +167,45 @@ class ProductDefaultPriceList:
             )
 
 
+@dataclass(frozen=True)
+class UnitGroup:
+    """UNIT OF MEASURE: the "NAV <code>" unit group must be Active and hold one unit, named <code>."""
+
+    def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
+        name = str(dest.fields.get("name", ""))
+        if dest.fields.get("statecode", 0) != 0:
+            raise MappingError(
+                f"The unit group {name} is inactive in Dataverse.",
+                field="statecode",
+                remedy=f"Activate the unit group {name} in Dataverse, then retry the record.",
+            )
+        units = self._units(ctx, dest.id)
+        if len(units) > 1:
+            raise MappingError(
+                f"The unit group {name} contains more than one unit in Dataverse.",
+                field="uoms",
+                remedy=f"Remove the extra units of {name} (Business Central couples one unit per unit "
+                "group when unit groups are off), then retry the record.",
+            )
+        return dest
+
+    def after_write(
+        self, ctx: SyncContext, entity: str, source: Record, written: Record, changed: frozenset[str] | None
+    ) -> Record:
+        code = str(written.fields.get("baseuomname") or "")
+        for unit in self._units(ctx, written.id):
+            if code and unit.fields.get("name") != code:  # BC renames the single unit to the code
+                ctx.dataverse.update("uoms", unit.id, {"name": code}, etag=unit.etag or "*")
+        return written
+
+    @staticmethod
+    def _units(ctx: SyncContext, schedule_id: str) -> list[Record]:
+        query = ModifiedQuery("uoms", filter=f"_uomscheduleid_value eq {schedule_id}", select=("name",))
+        return list(ctx.dataverse.iter_modified(query))
+
+
 WRITE_RULES: dict[str, Callable[[], WriteRule]] = {
+    "unit-group": UnitGroup,
     "sales-order-state": SalesOrderState,
     "product-default-price-list": ProductDefaultPriceList,
 }

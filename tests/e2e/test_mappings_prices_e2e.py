@@ -11,15 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from azure.storage.queue import QueueClient
 
 from sandbox.seed_bc import START
 from sandbox.stack import SandboxStack
 from sync_core import wiring
 from sync_core.sync.context import SyncContext
 from sync_core.sync.mapping_job import run_mapping_job
-from sync_core.sync.messages import RecordMessage
+from sync_core.sync.messages import RECORD_QUEUE, RecordMessage
 from sync_core.sync.record_sync import Outcome, RecordSynchronizer
-from tests.e2e.host import deliver_all, fire_timer
+from tests.e2e.host import deliver_all, fire_timer, queued
 
 GROUPS = "CUSTPRCGRP-PRICE"
 PRICES = "SALESPRC-PRODPRICE"
@@ -79,9 +80,16 @@ def _sync_dependencies(stack: SandboxStack, ctx: SyncContext, *, skip_items: tup
 
 
 def _sync_groups(stack: SandboxStack, ctx: SyncContext, *, skip: tuple[str, ...] = ()) -> None:
+    synced = set()
     for group in stack.bc.rows("customerPriceGroups"):
         if group["code"] not in skip:
             assert _sync(ctx, GROUPS, group["id"]).outcome == "inserted", group["code"]
+            synced.add(group["code"])
+    # BC §3.8: each group's prices were enqueued again; these tests drive the prices themselves
+    conn = stack.azurite.connection_string
+    prices = [p for p in stack.bc.rows("salesPrices") if p["salesType"] == CPG and p["salesCode"] in synced]
+    assert queued(conn) == len(prices)
+    QueueClient.from_connection_string(conn, RECORD_QUEUE).clear_messages()
 
 
 def _add_price(
@@ -238,8 +246,9 @@ def test_price_list_name_description_currency_and_direction(stack: SandboxStack,
     later = stack.bc.insert("customerPriceGroups", {"code": "LATER", "description": "Not coupled"})
     stack.dataverse.reset_counters()
     assert [r.direction for r in run_mapping_job(ctx, GROUPS)] == ["to-dataverse"]
-    delivered = deliver_all(stack.azurite.connection_string)
+    delivered = [d for d in deliver_all(stack.azurite.connection_string) if f'"mapping":"{GROUPS}"' in d]
     # the first scheduled run reads every group (no watermark yet); LATER is not coupled: left out
+    # (the groups' prices follow each group: BC §3.8)
     coupled = [g["id"] for g in stack.bc.rows("customerPriceGroups") if g["code"] != "LATER"]
     assert len(delivered) == 4 and all(any(g in d for d in delivered) for g in coupled)
     level = stack.dataverse.get("pricelevels", level_id)
@@ -371,18 +380,22 @@ def test_a_price_of_an_uncoupled_item_or_price_group_fails_with_bcs_message(
     assert len(_dv(stack, "productpricelevels", productnumber="1896-S")) == 2  # RETAIL and WHOLESALE only
     assert all(ctx.stores.couplings.get_by_bc(PRICES, p["id"]) is None for p in (no_item, no_group))
 
-    # once the item and the group are coupled, the prices synchronize
+    # once the group is coupled, its prices are synchronized again without a change of their own
+    # (BC §3.8: after a price group is synchronized, so is every sales price of the group)
+    assert _sync(ctx, GROUPS, _bc(stack, "customerPriceGroups", code="VIP")["id"]).outcome == "inserted"
+    resent = deliver_all(stack.azurite.connection_string)
+    assert [m for m in resent if no_group["id"] in m] == resent and len(resent) == 1
+    [vip_price] = _dv(stack, "productpricelevels", amount=990.0)
+    assert vip_price["_pricelevelid_value"] == _dv(stack, "pricelevels", name="VIP")[0]["pricelevelid"]
+    # BC has no such rule for items: that price gets through with its next change
     assert (
         _sync(ctx, "ITEM-PRODUCT", _bc(stack, "integrationItems", number="1908-S")["id"]).outcome
         == "inserted"
     )
-    assert _sync(ctx, GROUPS, _bc(stack, "customerPriceGroups", code="VIP")["id"]).outcome == "inserted"
-    for price in (no_item, no_group):
-        stack.bc.update("salesPrices", price["id"], {"unitPrice": price["unitPrice"] + 1})
+    stack.bc.update("salesPrices", no_item["id"], {"unitPrice": no_item["unitPrice"] + 1})
     _run(stack, "sync_salesprc_prodprice")
-    assert _summary(PRICES) == {"inserted": 2}
-    [vip_price] = _dv(stack, "productpricelevels", amount=991.0)
-    assert vip_price["_pricelevelid_value"] == _dv(stack, "pricelevels", name="VIP")[0]["pricelevelid"]
+    assert _summary(PRICES) == {"inserted": 1}
+    assert [p["amount"] for p in _dv(stack, "productpricelevels", productnumber="1908-S")] == [181.0]
 
 
 def test_an_existing_product_price_is_coupled_and_later_runs_write_only_what_changed(

@@ -164,6 +164,8 @@ def test_an_existing_nav_schedule_is_coupled_not_duplicated(stack: SandboxStack,
     assert coupling is not None and coupling.crm_id == existing["uomscheduleid"]
     same_name = [s for s in stack.dataverse.rows("uomschedules") if s["name"] == "NAV BOX"]
     assert len(same_name) == 1 and same_name[0]["baseuomname"] == "BOX"
+    (unit,) = _units_of(stack, existing["uomscheduleid"])
+    assert unit["name"] == "BOX"  # BC renames the schedule's single unit to the code
     # an item in boxes gets the coupled schedule and that schedule's base unit
     product = stack.dataverse.get("products", _create(ctx, ITEM, _item(stack, "1960-S")["id"]))
     (base,) = _units_of(stack, existing["uomscheduleid"])
@@ -175,6 +177,25 @@ def test_an_existing_nav_schedule_is_coupled_not_duplicated(stack: SandboxStack,
     failed = _sync(ctx, ITEM, "to-dataverse", _item(stack, "1960-S")["id"])
     assert failed.outcome == "failed" and "no base unit with quantity 1" in failed.message
     assert stack.dataverse.get("products", product["productid"])["price"] == 192.8
+    # BC: a unit group with a second unit, or an inactive one, is an error for its unit of measure
+    stack.dataverse.insert(
+        "uoms",
+        {
+            "name": "Pallet",
+            "quantity": 40.0,
+            "uomscheduleid@odata.bind": f"/uomschedules({existing['uomscheduleid']})",
+        },
+    )
+    stack.bc.update("unitsOfMeasure", box["id"], {"code": "BOX", "displayName": "Box of 10"})
+    stack.dataverse.update("uomschedules", existing["uomscheduleid"], {"baseuomname": "Box"})
+    two = _sync(ctx, UOM, "to-dataverse", box["id"], "command")
+    assert two.outcome == "failed" and "contains more than one unit" in two.message
+    pallet = next(u for u in _units_of(stack, existing["uomscheduleid"]) if u["name"] == "Pallet")
+    stack.dataverse.delete("uoms", pallet["uomid"])
+    stack.dataverse.update("uomschedules", existing["uomscheduleid"], {"statecode": 1, "statuscode": 2})
+    inactive = _sync(ctx, UOM, "to-dataverse", box["id"], "command")
+    assert inactive.outcome == "failed" and "NAV BOX is inactive" in inactive.message
+    assert stack.dataverse.get("uomschedules", existing["uomscheduleid"])["baseuomname"] == "Box"  # unwritten
 
 
 # -- ITEM-PRODUCT ---------------------------------------------------------------------------------
@@ -185,7 +206,7 @@ def test_item_insert_maps_the_fields_constants_and_unit_group_and_modifies_zero_
 ) -> None:
     units = _sync_units(stack, ctx)
     desk = _item(stack, "1896-S")
-    stack.bc.update("integrationItems", desk["id"], {"vendorNo": "V10000", "vendorItemNo": "ATH-D-01"})
+    stack.bc.update("integrationItems", desk["id"], {"vendorNo": "10000", "vendorItemNo": "ATH-D-01"})
     product = stack.dataverse.get("products", _create(ctx, ITEM, desk["id"]))
     (pcs_unit,) = _units_of(stack, units["PCS"])
     assert {k: product[k] for k in ITEM_FIELDS} == {
@@ -196,7 +217,7 @@ def test_item_insert_maps_the_fields_constants_and_unit_group_and_modifies_zero_
         "currentcost": 780.7,
         "stockvolume": 0.4,
         "stockweight": 12.5,
-        "vendorid": "V10000",
+        "vendorid": "10000",
         "vendorpartnumber": "ATH-D-01",
         "quantityonhand": 12,
         "producttypecode": 1,  # SalesInventory
@@ -205,6 +226,7 @@ def test_item_insert_maps_the_fields_constants_and_unit_group_and_modifies_zero_
         "_defaultuomscheduleid_value": units["PCS"],  # "NAV PCS"
         "_defaultuomid_value": pcs_unit["uomid"],  # its base unit
     }
+    assert product["vendorname"] == "Fabrikam, Inc."  # BC fills it from the vendor
     assert _state(product) == (0, 1)  # Active after insert (Dataverse would create it as Draft)
     chair = stack.dataverse.get("products", _create(ctx, ITEM, _item(stack, "1960-S")["id"]))
     assert chair["_defaultuomscheduleid_value"] == units["BOX"]

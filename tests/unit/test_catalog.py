@@ -78,7 +78,7 @@ def test_extra_directory_adds_a_mapping_without_engine_code(tmp_path: Path) -> N
         (('direction = "bidirectional"', 'direction = "sideways"'), "direction must be one of"),
         (
             ('crm_key = "accountid"', 'crm_key = "accountid"\nwrite_rule = "teleport"'),
-            "unknown write_rule 'teleport' (known: sales-order-state, product-default-price-list)",
+            "unknown write_rule 'teleport' (known: sales-order-state, product-default-price-list",
         ),
         (
             ('crm_key = "accountid"', 'crm_key = "accountid"\nuncoupled_with = ["CUSTOMER"]'),

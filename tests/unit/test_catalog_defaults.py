@@ -167,7 +167,12 @@ EXPECTED: dict[str, Expected] = {
         table_filter="blocked eq false",
         integration_table_filter="producttypecode eq 1 and statecode eq 0",
         dependencies=("UNIT OF MEASURE",), inactivity=1440, timer="sync_item_product",
-        hooks=("item-write-in-excluded", "product-negative-to-zero", "product-blocked-state"),
+        hooks=(
+            "item-write-in-excluded",
+            "product-negative-to-zero",
+            "product-blocked-state",
+            "product-vendor-name",
+        ),
     ),
     "RESOURCE-PRODUCT": Expected("resources", "products", B, fields("""
         number             productnumber                  TO
@@ -186,7 +191,12 @@ EXPECTED: dict[str, Expected] = {
         table_filter="blocked eq false",
         integration_table_filter="producttypecode eq 3 and statecode eq 0",
         dependencies=("UNIT OF MEASURE",),
-        hooks=("resource-write-in-excluded", "product-negative-to-zero", "product-blocked-state"),
+        hooks=(
+            "resource-write-in-excluded",
+            "product-negative-to-zero",
+            "product-blocked-state",
+            "product-vendor-name",
+        ),
     ),
     "CUSTPRCGRP-PRICE": Expected("customerPriceGroups", "pricelevels", TO, fields("""
         code         name                           TO

@@ -136,7 +136,8 @@ def test_item_desired_values_through_the_catalog_mapping() -> None:
         "productnumber": "1900-S", "name": "PARIS Chair", "price": 0, "standardcost": 50.0,
         "currentcost": 50.0, "stockvolume": 0.2, "stockweight": 5.0, "vendorid": "V1",
         "vendorpartnumber": "P-1", "quantityonhand": 0, "_defaultuomscheduleid_value": "PCS",
-        "_defaultuomid_value": "PCS",        "producttypecode": 1, "statecode": 1, "statuscode": 2,
+        "_defaultuomid_value": "PCS", "vendorname": "", "producttypecode": 1, "statecode": 1,
+        "statuscode": 2,
     }  # fmt: skip
     inserted = map_values(mapping, "to-dataverse", item, inserting=True)
     assert inserted["quantitydecimal"] == 2 and inserted["_transactioncurrencyid_value"] == ""
@@ -192,6 +193,19 @@ def test_prices_in_two_currencies_fail_the_group_like_bcs_testfield() -> None:
             "Currency Code must be equal to 'EUR' in Sales Price: Item No.=1900-S"
         )
         assert "Current value is 'GBP'" in caught.value.message and caught.value.remedy
+
+
+def test_product_vendor_name_is_the_bc_vendors_name() -> None:
+    vendors = Reference(vendors=[{"number": "10000", "displayName": "Fabrikam, Inc."}])
+    run_hook = HOOKS["product-vendor-name"]
+    assert run_hook(ctx("to-dataverse", {}, reference=vendors), {"vendorid": "10000"}) == {
+        "vendorid": "10000",
+        "vendorname": "Fabrikam, Inc.",
+    }
+    unknown = run_hook(ctx("to-dataverse", {}, reference=vendors), {"vendorid": "99999"})
+    assert unknown["vendorname"] == "" and vendors.reads[-1] == ("vendors", "number eq '99999'")
+    assert run_hook(ctx("to-dataverse", {}, reference=vendors), {"vendorid": ""})["vendorname"] == ""
+    assert run_hook(ctx("to-bc", {}, reference=vendors), {"name": "x"}) == {"name": "x"}
 
 
 UNIT_FIELDS = ("_uomid_value", "_uomscheduleid_value")

@@ -79,10 +79,10 @@ def test_after_a_write_the_order_is_submitted_or_invoiced(
 ) -> None:
     fake = FakeSystems(lines)
     source = Record("so-1", T0, None, {})
-    SalesOrderState().after_write(fake, "salesorders", source, order(ORDER_ACTIVE))  # type: ignore[arg-type]
+    SalesOrderState().after_write(fake, "salesorders", source, order(ORDER_ACTIVE), None)  # type: ignore[arg-type]
     assert fake.updates == [{"statecode": state[0], "statuscode": state[1]}]
     fake.updates.clear()  # already in that state: nothing written
-    SalesOrderState().after_write(fake, "salesorders", source, order(state))  # type: ignore[arg-type]
+    SalesOrderState().after_write(fake, "salesorders", source, order(state), frozenset())  # type: ignore[arg-type]
     assert fake.updates == []
 
 
@@ -91,5 +91,7 @@ def test_every_declared_write_rule_is_implemented_and_sales_orders_use_it() -> N
     assert default_catalog().get("SALESORDER-ORDER").write_rule == "sales-order-state"
     products = {"ITEM-PRODUCT", "RESOURCE-PRODUCT"}
     assert all(default_catalog().get(m).write_rule == "product-default-price-list" for m in products)
-    others = [m for m in default_catalog() if m.name not in products | {"SALESORDER-ORDER"}]
+    assert default_catalog().get("UNIT OF MEASURE").write_rule == "unit-group"
+    ruled = products | {"SALESORDER-ORDER", "UNIT OF MEASURE"}
+    others = [m for m in default_catalog() if m.name not in ruled]
     assert all(m.write_rule == "" for m in others)

@@ -54,6 +54,7 @@ _MAPPING_KEYS = {
     "in_full_sync",
     "uncoupled_with",
     "write_rule",
+    "resync_with",
 }
 _FIELD_KEYS = {
     "crm_field",
@@ -166,10 +167,12 @@ def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:
     if unknown_hooks:
         raise CatalogError(f"{where}: unknown hook(s) {', '.join(unknown_hooks)}")
     values = {**data, "fields": fields, "direction": direction, "source_file": str(path)}
-    for key in ("dependencies", "hooks", "uncoupled_with"):
+    for key in ("dependencies", "hooks", "uncoupled_with", "resync_with"):
         values[key] = tuple(data.get(key, ()))
     if values["uncoupled_with"] and len(values["uncoupled_with"]) != 2:
         raise CatalogError(f"{where}: uncoupled_with must be [parent mapping, Dataverse attribute]")
+    if values["resync_with"] and len(values["resync_with"]) != 2:
+        raise CatalogError(f"{where}: resync_with must be [parent mapping, BC field]")
     return IntegrationTableMapping(**values)
 
 
@@ -199,7 +202,7 @@ def _check_references(
     """Dependencies, parents, lookups and option maps must name mappings that can serve them."""
     where = f"{Path(mapping.source_file).name} [{mapping.name}]"
     parents = [mapping.parent] if mapping.parent else []
-    named = (*mapping.dependencies, *parents, *mapping.uncoupled_with[:1])
+    named = (*mapping.dependencies, *parents, *mapping.uncoupled_with[:1], *mapping.resync_with[:1])
     missing = [d for d in named if d not in mappings]
     if missing:
         raise CatalogError(f"{where}: dependency on unknown mapping(s) {', '.join(missing)}")

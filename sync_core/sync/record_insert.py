@@ -141,6 +141,9 @@ def _create_in_dataverse(
     desired: dict,
 ) -> Outcome:
     body = sync.write_body(mapping, msg.direction, desired)
+    rule = sync.write_rule(mapping, msg.direction)
+    if rule is not None:
+        body = rule.before_insert(sync.ctx, mapping.crm_entity, body)
     try:
         created = sync.ctx.dataverse.create(mapping.crm_entity, body, record_id=coupling.crm_id)
     except AlreadyExistsError:
@@ -151,7 +154,6 @@ def _create_in_dataverse(
     except PermanentError:  # refused: nothing was created, free the claim (a timeout keeps it)
         sync.ctx.stores.couplings.delete(coupling)
         raise
-    rule = sync.write_rule(mapping, msg.direction)
     if rule is not None:
         created = rule.after_write(sync.ctx, mapping.crm_entity, source, created, None)
     record_success(sync.ctx.stores.couplings, replace(coupling, state="coupled"), msg, source, created)

@@ -1,7 +1,8 @@
 """Steps around writing a Dataverse row that BC hard-codes per table (``write_rule`` of a mapping).
 
-The record synchronizer calls ``before_update`` just before it writes changes to Dataverse and
-``after_write`` after an insert or a modify (never for an unchanged record: nothing was written).
+The record synchronizer calls ``before_insert`` on the body of a new row, ``before_update`` just
+before it writes changes to Dataverse, and ``after_write`` after an insert or a modify (never for
+an unchanged record: nothing was written).
 - ``sales-order-state`` (SALESORDER-ORDER, BC §5.2): a Dataverse order can only be edited while
   Active, so it is set Active before a modify and, after the write, Invoiced when the BC order is
   fully invoiced, else Submitted.
@@ -16,7 +17,9 @@ have ids derived from what they are, so two workers (or a redelivery) never crea
 
 from __future__ import annotations
 
+import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +41,8 @@ ROW_IDS = uuid.UUID("6f1c2a64-8d1e-4c55-9a3e-2b7d0c9e5a10")  # namespace of the 
 
 
 class WriteRule(Protocol):
+    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record: ...
 
     def after_write(
@@ -73,6 +78,9 @@ class SalesOrderState:
 
     lines_nav: str = "salesOrderLines"
 
+    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
         if dest.fields.get("statecode") in ORDER_EDITABLE_STATES:
             return dest
@@ -100,11 +108,25 @@ def _create_once(ctx: SyncContext, entity: str, values: dict[str, Any], row_id: 
         return found
 
 
+_PRICE_LISTS: weakref.WeakKeyDictionary[object, tuple[str, float]] = weakref.WeakKeyDictionary()
+PRICE_LIST_TTL_S = 60.0  # how long a worker trusts the default price list id it found
+
+
 @dataclass(frozen=True)
 class ProductDefaultPriceList:
-    """ITEM-PRODUCT / RESOURCE-PRODUCT: the product's default price list and its price there."""
+    """ITEM-PRODUCT / RESOURCE-PRODUCT: the product's default price list and its price there.
+
+    A new product is created with the list already set and its price row created straight away
+    (a new product has none); a modify looks at the price row only when the price or the unit
+    changed. The list's id is kept for a minute per worker.
+    """
 
     name: str = DEFAULT_PRICE_LIST
+
+    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("pricelevelid@odata.bind"):
+            return body
+        return {**body, "pricelevelid@odata.bind": f"/pricelevels({self.price_list(ctx)})"}
 
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
         return dest
@@ -115,38 +137,35 @@ class ProductDefaultPriceList:
         has_list = bool(written.fields.get("_pricelevelid_value"))
         if changed is not None and has_list and not PRICE_INPUTS & changed:
             return written  # a modify that touched neither the price nor the unit: nothing to do
-        price_list = self.price_list(ctx)
         if not has_list:  # BC sets it only when the product has none
-            bind = {"pricelevelid@odata.bind": f"/pricelevels({price_list})"}
+            bind = {"pricelevelid@odata.bind": f"/pricelevels({self.price_list(ctx)})"}
             written = ctx.dataverse.update(entity, written.id, bind, etag=written.etag or "*")
         unit = written.fields.get("_defaultuomid_value")
         if unit:
-            self._product_price(
-                ctx, str(written.fields.get("_pricelevelid_value") or price_list), written, unit
-            )
+            in_list = str(written.fields.get("_pricelevelid_value"))
+            self._product_price(ctx, in_list, written, str(unit), new=changed is None)
         return written
 
     def price_list(self, ctx: SyncContext) -> str:
+        cached = _PRICE_LISTS.get(ctx.dataverse)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         quoted = self.name.replace("'", "''")
         query = ModifiedQuery("pricelevels", filter=f"name eq '{quoted}'", select=("name",), page_size=1)
         found = next(iter(ctx.dataverse.iter_modified(query)), None)
-        if found is not None:
-            return found.id
-        values: dict[str, Any] = {"name": self.name}
-        currency = LookupResolver(ctx).lcy_currency()
-        if currency:
-            values["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({currency})"
-        return _create_once(ctx, "pricelevels", values, derived_id("pricelevel", self.name)).id
+        if found is None:
+            values: dict[str, Any] = {"name": self.name}
+            currency = LookupResolver(ctx).lcy_currency()
+            if currency:
+                values["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({currency})"
+            found = _create_once(ctx, "pricelevels", values, derived_id("pricelevel", self.name))
+        _PRICE_LISTS[ctx.dataverse] = (found.id, time.monotonic() + PRICE_LIST_TTL_S)
+        return found.id
 
     @staticmethod
-    def _product_price(ctx: SyncContext, price_list: str, product: Record, unit: str) -> None:
+    def _product_price(ctx: SyncContext, price_list: str, product: Record, unit: str, *, new: bool) -> None:
         amount = max(float(product.fields.get("price") or 0), 0.0)
-        where = (
-            f"_pricelevelid_value eq {price_list} and _productid_value eq {product.id} "
-            f"and _uomid_value eq {unit}"
-        )
-        query = ModifiedQuery("productpricelevels", filter=where, select=("amount",), page_size=2)
-        existing = next(iter(ctx.dataverse.iter_modified(query)), None)
+        existing = None if new else _price_row(ctx, price_list, product.id, unit)
         if existing is None:
             values = {
                 "pricelevelid@odata.bind": f"/pricelevels({price_list})",
@@ -155,21 +174,27 @@ class ProductDefaultPriceList:
                 "amount": amount,
                 "pricingmethodcode": 1,
             }
-            existing = _create_once(
-                ctx,
-                "productpricelevels",
-                values,
-                derived_id("productpricelevel", price_list, product.id, unit),
-            )
+            row_id = derived_id("productpricelevel", price_list, product.id, unit)
+            existing = _create_once(ctx, "productpricelevels", values, row_id)
         if float(existing.fields.get("amount") or 0) != amount:
-            ctx.dataverse.update(
-                "productpricelevels", existing.id, {"amount": amount}, etag=existing.etag or "*"
-            )
+            etag = existing.etag or "*"
+            ctx.dataverse.update("productpricelevels", existing.id, {"amount": amount}, etag=etag)
+
+
+def _price_row(ctx: SyncContext, price_list: str, product_id: str, unit: str) -> Record | None:
+    where = (
+        f"_pricelevelid_value eq {price_list} and _productid_value eq {product_id} and _uomid_value eq {unit}"
+    )
+    query = ModifiedQuery("productpricelevels", filter=where, select=("amount",), page_size=2)
+    return next(iter(ctx.dataverse.iter_modified(query)), None)
 
 
 @dataclass(frozen=True)
 class UnitGroup:
     """UNIT OF MEASURE: the "NAV <code>" unit group must be Active and hold one unit, named <code>."""
+
+    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+        return body
 
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
         name = str(dest.fields.get("name", ""))

@@ -95,3 +95,55 @@ def test_every_declared_write_rule_is_implemented_and_sales_orders_use_it() -> N
     ruled = products | {"SALESORDER-ORDER", "UNIT OF MEASURE"}
     others = [m for m in default_catalog() if m.name not in ruled]
     assert all(m.write_rule == "" for m in others)
+
+
+class FakeDataverse:
+    """Rows by entity set; counts what the rule asks for."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Record]] = {"pricelevels": {}, "productpricelevels": {}}
+        self.calls: list[str] = []
+
+    def iter_modified(self, query: Any) -> Any:
+        self.calls.append(f"GET {query.entity}")
+        if query.entity == "pricelevels":
+            return iter([r for r in self.rows["pricelevels"].values() if r.fields["name"] in query.filter])
+        return iter([])
+
+    def create(self, entity: str, values: dict[str, Any], record_id: str | None = None) -> Record:
+        self.calls.append(f"POST {entity}")
+        row = Record(record_id or "new", T0, 'W/"1"', dict(values))
+        self.rows.setdefault(entity, {})[row.id] = row
+        return row
+
+    def update(self, entity: str, record_id: str, values: dict[str, Any], etag: str) -> Record:
+        self.calls.append(f"PATCH {entity}")
+        return Record(record_id, T0, 'W/"2"', dict(values))
+
+
+class PriceListCtx:
+    def __init__(self) -> None:
+        self.dataverse = FakeDataverse()
+        self.reference = None
+
+
+def test_new_products_get_the_list_in_their_create_body_and_one_price_row() -> None:
+    from sync_core.sync.write_rules import DEFAULT_PRICE_LIST, ProductDefaultPriceList
+
+    ctx, rule = PriceListCtx(), ProductDefaultPriceList()
+    ctx.dataverse.rows["pricelevels"]["pl-1"] = Record("pl-1", T0, None, {"name": DEFAULT_PRICE_LIST})
+    for n in (1, 2):
+        body = rule.before_insert(ctx, "products", {"name": f"product {n}"})  # type: ignore[arg-type]
+        assert body["pricelevelid@odata.bind"] == "/pricelevels(pl-1)"
+        product = Record(
+            f"p-{n}", T0, None, {"_pricelevelid_value": "pl-1", "_defaultuomid_value": "u", "price": 5}
+        )
+        rule.after_write(ctx, "products", product, product, None)  # type: ignore[arg-type]
+    # the list is looked up once per worker; a new product's price row is created without a query
+    assert ctx.dataverse.calls == ["GET pricelevels", "POST productpricelevels", "POST productpricelevels"]
+    amounts = [r.fields["amount"] for r in ctx.dataverse.rows["productpricelevels"].values()]
+    assert amounts == [5.0, 5.0]
+    # a modify that changed neither the price nor the unit does nothing
+    ctx.dataverse.calls.clear()
+    rule.after_write(ctx, "products", product, product, frozenset({"name"}))  # type: ignore[arg-type]
+    assert ctx.dataverse.calls == []

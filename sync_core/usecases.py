@@ -44,7 +44,11 @@ def run_mapping_timer(
 ) -> list[JobRun]:
     if past_due:
         log.info("%s: timer is past due; running now", mapping)
-    return run_scheduled(_context(ctx), mapping)
+    if ctx is not None:
+        return run_scheduled(ctx, mapping)
+    from sync_core.usecases_full_sync import full_sync_running  # it imports this module
+
+    return run_scheduled(_context(ctx), mapping, full_sync_running=full_sync_running)
 
 
 def process_record_message(

@@ -64,6 +64,15 @@ def full_sync_deps(svc: Services | None = None) -> FullSyncDeps:
     return FullSyncDeps(svc.sync_context(), reviews, control)
 
 
+def full_sync_running(mapping: str, deps: FullSyncDeps | None = None) -> bool:
+    """Whether the current full synchronization's line of ``mapping`` is In Process."""
+    d = deps or full_sync_deps()
+    report = full_sync_status(d.reviews)
+    return report is not None and any(
+        line.mapping == mapping and line.status == "In Process" for line in report.lines
+    )
+
+
 # -- queue ------------------------------------------------------------------------------------------
 
 

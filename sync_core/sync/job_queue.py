@@ -10,11 +10,14 @@ the watermark (a page of one, ids only) or a failed record to retry, per directi
 the job runs; if not, the tick writes nothing (no job log row, no watermark read-modify-write).
 BC has table events to wake the job for BC-side changes; we have none, so the check looks at
 both sides. Operator runs (``run``), full synchronization and webhooks never wait for a hold.
+While the mapping's full synchronization line is In Process, ticks do nothing (BC holds the job
+queue entry during a full synchronization and restores it afterwards).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -63,9 +66,15 @@ def needs_to_run(ctx: SyncContext, mapping: IntegrationTableMapping) -> Directio
     return None
 
 
-def run_scheduled(ctx: SyncContext, mapping_name: str) -> list[JobRun]:
-    """A timer tick: the mapping's job, unless it is on hold and there is nothing to do."""
+def run_scheduled(
+    ctx: SyncContext, mapping_name: str, *, full_sync_running: Callable[[str], bool] | None = None
+) -> list[JobRun]:
+    """A timer tick: the mapping's job, unless it is on hold and there is nothing to do, or its
+    full synchronization is running (BC puts the job queue entry On Hold meanwhile)."""
     mapping = ctx.mapping(mapping_name)
+    if full_sync_running is not None and full_sync_running(mapping.name):
+        log.info("%s: on hold while its full synchronization runs", mapping.name)
+        return []
     status = job_queue_status(ctx, mapping)
     if status.status == ON_HOLD:
         woken_by = needs_to_run(ctx, mapping)

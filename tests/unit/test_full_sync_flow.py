@@ -295,3 +295,15 @@ def test_checks_and_window_grow_with_big_jobs(h: Harness) -> None:
     # window grows with the delay so the queue does not run dry between two checks
     assert fs.check_delay(1_000_000) == 50 and fs.window(1_000_000) == 16 * full_sync_lines.FEED_WINDOW
     assert fs.check_delay(10**9) == full_sync_lines.CHECK_DELAY_MAX_S
+
+
+def test_a_mappings_timer_is_held_while_its_line_is_in_process(h: Harness) -> None:
+    from sync_core.usecases_full_sync import FullSyncDeps, full_sync_running
+
+    deps = FullSyncDeps(h.ctx, h.reviews, h.control)
+    assert not full_sync_running("CURRENCY", deps)  # no full synchronization yet
+    h.start(["CURRENCY", "ITEM"])
+    h.control_step()  # CURRENCY starts; ITEM waits for it
+    assert full_sync_running("CURRENCY", deps) and not full_sync_running("ITEM", deps)
+    h.run_to_end()
+    assert not full_sync_running("CURRENCY", deps) and not full_sync_running("ITEM", deps)

@@ -126,3 +126,12 @@ def test_operator_runs_ignore_the_hold_and_end_it_when_they_find_work(h: Harness
     h.now += timedelta(minutes=1)
     assert len(run_mapping_job(h.ctx, NAME, trigger="command")) == 2  # ran although on hold
     assert job_queue_status(h.ctx, MAPPING).status == READY  # not a timer run: no hold after it
+
+
+def test_ticks_do_nothing_while_the_mappings_full_synchronization_runs(h: Harness) -> None:
+    h.bc.touch("customers", T0 - timedelta(hours=1))
+    running = {NAME}
+    assert run_scheduled(h.ctx, NAME, full_sync_running=lambda m: m in running) == []
+    assert h.runs() == 0 and h.queue.messages == []
+    running.clear()  # finished: the next tick runs the job
+    assert sum(r.enqueued for r in run_scheduled(h.ctx, NAME, full_sync_running=lambda m: m in running)) == 1

@@ -44,6 +44,9 @@ class HookContext:
     reference: ReferenceData
     today: date
     destination: Record | None = None
+    # the BC record coupled to a Dataverse id in a mapping (None: not coupled), when the engine
+    # passes it: for rules that follow a coupling BC follows in code (a contact's company)
+    coupled_bc: Callable[[str, str], Mapping[str, Any] | None] | None = None
 
 
 Hook = Callable[[HookContext, dict[str, Any]], dict[str, Any]]

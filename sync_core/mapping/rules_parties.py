@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sync_core.errors import MappingError
 from sync_core.mapping.rules_common import IgnoredRecord, code, eq, text
 
 if TYPE_CHECKING:
@@ -90,6 +91,25 @@ def contact_customer_company(ctx: HookContext, values: dict[str, Any]) -> dict[s
     )
 
 
+def contact_company_from_account(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
+    """BC §3.2: a contact created from Dataverse belongs to the company contact of the customer
+    coupled to its parent account ("The contact cannot be synchronized because the company does not
+    exist."). Set when the BC contact is created; later changes of the parent are not followed."""
+    account = ctx.source.fields.get("_parentcustomerid_value")
+    if ctx.direction != "to-bc" or not ctx.inserting or not account or ctx.coupled_bc is None:
+        return values
+    customer = ctx.coupled_bc("CUSTOMER", str(account))
+    company = text(customer.get("companyContactNo")) if customer else ""
+    if not company:
+        raise MappingError(
+            "The contact cannot be synchronized because the company does not exist.",
+            field="companyNo",
+            remedy="Couple the contact's parent account to a customer that has a company contact "
+            '(python -m sync_core run "CUSTOMER", or create-in-bc for the account), then retry.',
+        )
+    return {**values, "companyNo": company}
+
+
 def opportunity_parent_account(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
     """BC §3.12: parentaccountid is the account of the customer related to the contact company.
 
@@ -110,6 +130,7 @@ def opportunity_parent_account(ctx: HookContext, values: dict[str, Any]) -> dict
 HOOKS: dict[str, Callable[[HookContext, dict[str, Any]], dict[str, Any]]] = {
     "salesperson-code": salesperson_code,
     "customer-inactive-blocked": customer_inactive_blocked,
+    "contact-company-from-account": contact_company_from_account,
     "contact-type-person": contact_type_person,
     "contact-customer-company": contact_customer_company,
     "opportunity-parent-account": opportunity_parent_account,

@@ -181,7 +181,9 @@ class RecordSynchronizer:
     ) -> dict[str, Any]:
         values = map_values(mapping, direction, source.fields, inserting=inserting)
         today = self.ctx.clock().date()
-        hook_ctx = HookContext(direction, inserting, source, self.reference, today, destination=dest)
+        hook_ctx = HookContext(
+            direction, inserting, source, self.reference, today, destination=dest, coupled_bc=self.coupled_bc
+        )
         for name in mapping.hooks:
             values = HOOKS[name](hook_ctx, values)
         return self.lookups.resolve(mapping, direction, values)
@@ -193,6 +195,14 @@ class RecordSynchronizer:
         if direction == "to-dataverse":
             return bind_values(self.ctx, mapping, to_dataverse_values(body))
         return to_bc_values(body, dest.fields if dest else None)
+
+    def coupled_bc(self, mapping_name: str, crm_id: str) -> dict[str, Any] | None:
+        """The BC record coupled to a Dataverse id in a mapping, or None."""
+        coupling = self.ctx.stores.couplings.get_by_crm(mapping_name, crm_id)
+        if coupling is None or coupling.state != "coupled":
+            return None
+        found = self.ctx.bc.get(self.ctx.mapping(mapping_name).bc_entity, coupling.bc_id)
+        return None if found is None else dict(found.fields)
 
     @staticmethod
     def write_rule(mapping: IntegrationTableMapping, direction: Direction) -> WriteRule | None:

@@ -468,9 +468,17 @@ def test_contact_filters_parent_account_owner_and_names(stack: SandboxStack) -> 
 def test_contact_created_from_dataverse_is_a_person_and_prospects_are_ignored(stack: SandboxStack) -> None:
     ctx = _ctx()
     nancy = seed_id("dv", "contact", "Nancy Davolio")
-    created = _sync(ctx, "CONTACT", "to-bc", nancy)
+    # her account (Fabrikam) is not a BC customer yet: BC has no company for her
+    refused = _sync(ctx, "CONTACT", "to-bc", nancy)
+    assert refused.outcome == "failed"
+    assert refused.message == "The contact cannot be synchronized because the company does not exist."
+    fabrikam = _sync(ctx, "CUSTOMER", "to-bc", seed_id("dv", "account", "Fabrikam, Inc."), "command")
+    assert fabrikam.outcome == "inserted"
+    created = _sync(ctx, "CONTACT", "to-bc", nancy, "restore")
     assert created.outcome == "inserted"
     person = stack.bc.get("integrationContacts", created.destination_id)
+    company = stack.bc.get("integrationCustomers", fabrikam.destination_id)["companyContactNo"]
+    assert company and person["companyNo"] == company  # the customer's company contact
     assert (person["type"], person["firstName"], person["surname"], person["email"]) == (
         "Person",
         "Nancy",
@@ -485,7 +493,7 @@ def test_contact_created_from_dataverse_is_a_person_and_prospects_are_ignored(st
     assert ignored.outcome == "skipped" and "no customer" in ignored.message
     assert len(stack.dataverse.rows("contacts")) == contacts_before
     assert ctx.stores.couplings.get_by_bc("CONTACT", kevin) is None
-    assert ctx.stores.sync_errors.list("CONTACT") == []
+    assert [e.source_id for e in ctx.stores.sync_errors.list("CONTACT")] == [nancy]  # her first try
 
 
 # -- OPPORTUNITY ------------------------------------------------------------------------------------

@@ -145,7 +145,8 @@ EXPECTED: dict[str, Expected] = {
         # BC's post-filter (company without a customer relation: ignored) is relatedCustomerNo ne ''
         table_filter="type eq 'Person' and companyNo ne '' and relatedCustomerNo ne ''",
         integration_table_filter="_parentcustomerid_value ne null and statecode eq 0",
-        dependencies=("CUSTOMER",), hooks=("contact-type-person", "contact-customer-company"),
+        dependencies=("CUSTOMER",),
+        hooks=("contact-type-person", "contact-customer-company", "contact-company-from-account"),
     ),
     "ITEM-PRODUCT": Expected("integrationItems", "products", B, fields("""
         number             productnumber                  TO
@@ -369,6 +370,8 @@ HOOK_WRITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "product-blocked-state": (("blocked",), ("statecode", "statuscode")),
     "customer-inactive-blocked": (("blocked",), ()),
     "contact-type-person": (("type",), ()),
+    "contact-company-from-account": (("companyNo",), ()),
+    "product-vendor-name": ((), ("vendorname",)),
     "salesperson-code": (("code",), ()),
     "currency-exchange-rate": ((), ("exchangerate", "currencyprecision")),
 }

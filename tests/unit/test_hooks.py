@@ -279,6 +279,30 @@ def test_customer_inactive_rule_is_dataverse_to_bc_only() -> None:
     assert run("customer-inactive-blocked", ctx("to-dataverse", INACTIVE, inserting=True), {}) == {}
 
 
+def test_a_new_contact_from_dataverse_belongs_to_its_accounts_customer_company() -> None:
+    import dataclasses
+
+    customers = {"acc-1": {"number": "10000", "companyContactNo": "CT000001"}, "acc-2": {"number": "20000"}}
+    seen: list[tuple[str, str]] = []
+
+    def coupled(mapping: str, crm_id: str) -> dict[str, Any] | None:
+        seen.append((mapping, crm_id))
+        return customers.get(crm_id)
+
+    def context(account: str | None, inserting: bool = True) -> HookContext:
+        base = ctx("to-bc", {"_parentcustomerid_value": account}, inserting=inserting)
+        return dataclasses.replace(base, coupled_bc=coupled)
+
+    hook = HOOKS["contact-company-from-account"]
+    assert hook(context("acc-1"), {"surname": "Doe"}) == {"surname": "Doe", "companyNo": "CT000001"}
+    assert seen == [("CUSTOMER", "acc-1")]
+    for account in ("acc-2", "acc-9"):  # a customer without a company contact, or no customer
+        with pytest.raises(MappingError, match="the company does not exist") as caught:
+            hook(context(account), {})
+        assert caught.value.field == "companyNo" and caught.value.remedy
+    assert hook(context("acc-9", inserting=False), {"surname": "Doe"}) == {"surname": "Doe"}  # insert only
+
+
 def test_contacts_from_dataverse_are_persons() -> None:
     assert run("contact-type-person", ctx("to-bc", {}), {"surname": "Hill"}) == {
         "surname": "Hill",

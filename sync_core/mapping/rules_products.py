@@ -116,7 +116,29 @@ def price_group_currency(ctx: HookContext, values: dict[str, Any]) -> dict[str, 
                 remedy=f"Give every sales price of customer price group {group} the same currency "
                 "(a Dataverse price list has one currency), then retry the record.",
             )
+    _check_price_list_currency(ctx, group, currency)
     return {**values, PRICE_LIST_CURRENCY: currency} if PRICE_LIST_CURRENCY in values else values
+
+
+def _check_price_list_currency(ctx: HookContext, group: str, currency: str) -> None:
+    """BC §3.8: on modify the price list's currency is tested: it must still be the prices' one."""
+    dest = ctx.destination
+    if ctx.inserting or dest is None or ctx.coupled_bc is None:
+        return
+    dest_id = dest.fields.get(PRICE_LIST_CURRENCY)
+    coupled = ctx.coupled_bc("CURRENCY", str(dest_id)) if dest_id else None
+    current = code(coupled.get("code")) if coupled else ""  # the LCY currency is not coupled
+    lcy = code(ctx.reference.lcy_code())
+    if {current, currency} <= {"", lcy} or current == currency:
+        return
+    raise MappingError(
+        f"The price list {group} in Dataverse is in currency '{current or lcy}', but the sales prices "
+        f"of customer price group {group} are in '{currency or lcy}'. A price list's currency cannot "
+        "change.",
+        field="transactioncurrencyid",
+        remedy=f"Give the prices of {group} the currency '{current or lcy}' again, or uncouple the group "
+        "and delete its price list in Dataverse so that it is created again, then retry the record.",
+    )
 
 
 def product_vendor_name(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:

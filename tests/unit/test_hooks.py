@@ -229,6 +229,32 @@ def test_blank_price_unit_is_the_items_base_unit() -> None:
     assert caught.value.field == "uomid" and "Item: No.=GONE" in caught.value.message
 
 
+def test_price_list_currency_is_tested_on_modify() -> None:
+    import dataclasses
+
+    def price_list(prices_in: str, list_in: str | None, inserting: bool = False) -> dict[str, Any]:
+        reference = Reference(salesPrices=[_price("1896-S", "RETAIL", prices_in)])
+        currencies = {"eur-id": {"code": "EUR"}, "gbp-id": {"code": "GBP"}}  # the LCY row is uncoupled
+        base = ctx(
+            "to-dataverse",
+            {"code": "RETAIL"},
+            inserting=inserting,
+            reference=reference,
+            destination={CURRENCY_FIELD: list_in},
+        )
+        context = dataclasses.replace(base, coupled_bc=lambda mapping, crm_id: currencies.get(crm_id))
+        return run("price-group-currency", context, {"name": "RETAIL"})
+
+    assert price_list("EUR", "eur-id") == {"name": "RETAIL"}
+    assert price_list("", "usd-id") == {"name": "RETAIL"}  # blank = LCY = the uncoupled USD row
+    assert price_list("USD", None) == {"name": "RETAIL"}
+    assert price_list("GBP", "eur-id", inserting=True) == {"name": "RETAIL"}  # tested on modify only
+    for prices_in, list_in in (("GBP", "eur-id"), ("EUR", "usd-id"), ("", "gbp-id")):
+        with pytest.raises(MappingError, match="A price list's currency cannot change") as caught:
+            price_list(prices_in, list_in)
+        assert caught.value.field == "transactioncurrencyid" and caught.value.remedy
+
+
 # -- salespeople, customers, contacts, opportunities (§3.1, §3.2, §3.7, §3.12) -------------------
 
 

@@ -37,6 +37,11 @@ def _sync(ctx: SyncContext, mapping: str, direction: str, source_id: str, reason
     return RecordSynchronizer(ctx).process(msg)
 
 
+def _fields(row: dict, *names: str) -> dict:
+    """The named fields of a row (what a test compares with the expected values)."""
+    return {name: row[name] for name in names}
+
+
 def _crm_id(ctx: SyncContext, mapping: str, bc_id: str) -> str:
     coupling = ctx.stores.couplings.get_by_bc(mapping, bc_id)
     assert coupling is not None and coupling.state == "coupled"
@@ -185,24 +190,22 @@ def test_customer_to_account_owner_currency_and_one_way_fields(stack: SandboxSta
     assert _sync(ctx, "CUSTOMER", "to-dataverse", selangorian).outcome == "inserted"
     account = stack.dataverse.get("accounts", _crm_id(ctx, "CUSTOMER", selangorian))
     gbp = next(r for r in stack.dataverse.rows("transactioncurrencies") if r["isocurrencycode"] == "GBP")
-    assert {
-        k: account[k]
-        for k in (
-            "name",
-            "address1_line1",
-            "address1_city",
-            "address1_postalcode",
-            "address1_country",
-            "address1_primarycontactname",
-            "telephone1",
-            "emailaddress1",
-            "websiteurl",
-            "creditlimit",
-            "customertypecode",
-            "_ownerid_value",
-            "_transactioncurrencyid_value",
-        )
-    } == {
+    assert _fields(
+        account,
+        "name",
+        "address1_line1",
+        "address1_city",
+        "address1_postalcode",
+        "address1_country",
+        "address1_primarycontactname",
+        "telephone1",
+        "emailaddress1",
+        "websiteurl",
+        "creditlimit",
+        "customertypecode",
+        "_ownerid_value",
+        "_transactioncurrencyid_value",
+    ) == {
         "name": "Selangorian Ltd.",
         "address1_line1": "153 Thomas Drive",
         "address1_city": "Coventry",
@@ -333,23 +336,21 @@ def test_account_created_in_bc_takes_the_bidirectional_fields_and_currency(stack
     outcome = _sync(ctx, "CUSTOMER", "to-bc", account["accountid"])
     assert outcome.outcome == "inserted"
     customer = stack.bc.get("integrationCustomers", outcome.destination_id)
-    assert {
-        k: customer[k]
-        for k in (
-            "name",
-            "address",
-            "city",
-            "postCode",
-            "countryRegionCode",
-            "email",
-            "phoneNo",
-            "currencyCode",
-            "mobilePhoneNo",
-            "creditLimitLcy",
-            "salespersonCode",
-            "blocked",
-        )
-    } == {
+    assert _fields(
+        customer,
+        "name",
+        "address",
+        "city",
+        "postCode",
+        "countryRegionCode",
+        "email",
+        "phoneNo",
+        "currencyCode",
+        "mobilePhoneNo",
+        "creditLimitLcy",
+        "salespersonCode",
+        "blocked",
+    ) == {
         "name": "Wingtip Toys GmbH",
         "address": "Hafenstrasse 1",
         "city": "Hamburg",
@@ -416,20 +417,18 @@ def test_contact_filters_parent_account_owner_and_names(stack: SandboxStack) -> 
     assert _sync(ctx, "CONTACT", "to-dataverse", emily).outcome == "inserted"
     contact_id = _crm_id(ctx, "CONTACT", emily)
     contact = stack.dataverse.get("contacts", contact_id)
-    assert {
-        k: contact[k]
-        for k in (
-            "firstname",
-            "middlename",
-            "lastname",
-            "emailaddress1",
-            "telephone1",
-            "mobilephone",
-            "_parentcustomerid_value",
-            "_ownerid_value",
-            "salutation",
-        )
-    } == {
+    assert _fields(
+        contact,
+        "firstname",
+        "middlename",
+        "lastname",
+        "emailaddress1",
+        "telephone1",
+        "mobilephone",
+        "_parentcustomerid_value",
+        "_ownerid_value",
+        "salutation",
+    ) == {
         "firstname": "Emily",
         "middlename": "Anne",
         "lastname": "Bryce",
@@ -522,20 +521,18 @@ def test_opportunity_parent_contact_account_owner_and_one_way_values(stack: Sand
     inserted = _sync(ctx, "OPPORTUNITY", "to-dataverse", op1, "modified")
     assert inserted.outcome == "inserted"
     opportunity = stack.dataverse.get("opportunities", inserted.destination_id)
-    assert {
-        k: opportunity[k]
-        for k in (
-            "name",
-            "_parentcontactid_value",
-            "_parentaccountid_value",
-            "_ownerid_value",
-            "estimatedvalue",
-            "estimatedclosedate",
-            "closeprobability",
-            "actualvalue",
-            "actualclosedate",
-        )
-    } == {
+    assert _fields(
+        opportunity,
+        "name",
+        "_parentcontactid_value",
+        "_parentaccountid_value",
+        "_ownerid_value",
+        "estimatedvalue",
+        "estimatedclosedate",
+        "closeprobability",
+        "actualvalue",
+        "actualclosedate",
+    ) == {
         "name": "Furniture for new Cannon office",
         "_parentcontactid_value": _crm_id(ctx, "CONTACT", mark),
         "_parentaccountid_value": _crm_id(ctx, "CUSTOMER", cannon),  # contact company CT000001 -> 10000

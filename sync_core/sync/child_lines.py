@@ -196,11 +196,9 @@ class ChildLineSync:
         return self._products[key]
 
     def _coupled_product(self, target: IntegrationTableMapping, kind: str, number: str) -> tuple[str, str]:
-        quoted = number.replace("'", "''")
-        rows = list(self.ctx.bc.list_rows(target.bc_entity, f"{target.bc_code_field} eq '{quoted}'", ("id",)))
-        coupling = self.ctx.stores.couplings.get_by_bc(target.name, str(rows[0]["id"])) if rows else None
-        product = self.ctx.dataverse.get(target.crm_entity, coupling.crm_id) if coupling else None
-        if coupling is None or coupling.state != "coupled" or product is None:
+        crm_id = self.sync.lookups.coupled_crm_id(target, number)
+        product = self.ctx.dataverse.get(target.crm_entity, crm_id) if crm_id else None
+        if product is None:
             raise MappingError(
                 f"{kind} No. {number} must be coupled to a record in Dataverse.",
                 field="productid",

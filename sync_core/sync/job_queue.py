@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Direction, JobRun
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import query_for, run_mapping_job
+from sync_core.sync.mapping_job import id_query, run_mapping_job
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ def needs_to_run(ctx: SyncContext, mapping: IntegrationTableMapping) -> Directio
     """The first direction with a source row modified since its watermark or a failed record."""
     for direction in mapping.directions():
         watermark = ctx.stores.watermarks.get(mapping.name, direction)
-        key = "id" if direction == "to-dataverse" else mapping.crm_key
-        query = replace(query_for(ctx, mapping, direction, watermark.value), select=(key,), page_size=1)
+        query = replace(id_query(ctx, mapping, direction, watermark.value), page_size=1)
         if next(iter(ctx.source(direction).iter_modified(query)), None) is not None:
             return direction
         if next(iter(ctx.stores.couplings.iter_failed(mapping.name, direction)), None) is not None:

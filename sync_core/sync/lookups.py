@@ -77,14 +77,19 @@ class LookupResolver:
             self._bc_ids[key] = str(rows[0]["id"]) if rows else None
         return self._bc_ids[key]
 
+    def coupled_crm_id(self, target: IntegrationTableMapping, code: str) -> str | None:
+        """The Dataverse id coupled to the BC record ``code`` names in ``target``, or None."""
+        bc_id = self._bc_id(target, code)
+        coupling = self.ctx.stores.couplings.get_by_bc(target.name, bc_id) if bc_id else None
+        return coupling.crm_id if coupling is not None and coupling.state == "coupled" else None
+
     def _crm_id(self, f: FieldMapping, target: IntegrationTableMapping, code: Any) -> str | None:
         code = "" if code is None else str(code).strip()
         if not code:
             return self.lcy_currency() if target.name == "CURRENCY" and f.lookup else None
-        bc_id = self._bc_id(target, code)
-        coupling = self.ctx.stores.couplings.get_by_bc(target.name, bc_id) if bc_id else None
-        if coupling is not None and coupling.state == "coupled":
-            return coupling.crm_id
+        crm_id = self.coupled_crm_id(target, code)
+        if crm_id is not None:
+            return crm_id
         if f.clear_on_failed:
             return None
         raise MappingError(

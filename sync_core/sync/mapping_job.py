@@ -90,13 +90,20 @@ def _run_direction(
     return run
 
 
+def id_query(
+    ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction, since: datetime | None
+) -> ModifiedQuery:
+    """The job's query for ``direction`` from ``since``, reading only the source ids."""
+    key = "id" if direction == "to-dataverse" else mapping.crm_key
+    return replace(query_for(ctx, mapping, direction, since), select=(key,))
+
+
 def full_scan_query(
     ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction
 ) -> ModifiedQuery:
     """What a full synchronization reads: every source record, the table filters kept (BC's full-sync
     job runs a clone of the mapping with both watermarks cleared), only the ids."""
-    key = "id" if direction == "to-dataverse" else mapping.crm_key
-    return replace(query_for(ctx, mapping, direction, None), select=(key,))
+    return id_query(ctx, mapping, direction, None)
 
 
 def advance_watermark(ctx: SyncContext, mapping: str, direction: Direction, value: datetime) -> None:

@@ -23,9 +23,6 @@ READ_ONLY_SYSTEM = {
     "_modifiedonbehalfby_value",
     "_createdonbehalfby_value",
 }
-# detail-line amounts with IsValidForCreate = False (the pricing engine computes them on create;
-# an update may set them, as BC does right after inserting a line)
-LINE_COMPUTED_ON_CREATE = ("baseamount", "extendedamount")
 BIND_RE = re.compile(r"^(?:https?://[^/]+)?/?(?:api/data/v9\.\d/)?(?P<set>\w+)\((?P<id>[^)]*)\)$")
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -75,9 +72,6 @@ class DataverseModel:
     def create(self, edef: EntityDef, body: dict[str, Any], caller: str, *, admin: bool = False) -> dict:
         with self.store.lock:
             changes = self._changes(edef, body, None, admin)
-            if edef.parent and not admin:  # not valid for create: the pricing engine computes them
-                for name in LINE_COMPUTED_ON_CREATE:
-                    changes.pop(name, None)
             row_id = str(changes.pop(edef.key, None) or uuid.uuid4()).lower()
             if not GUID_RE.match(row_id):
                 raise dv_error(400, "0x80040203", f"'{row_id}' is not a valid value for {edef.key}.")
@@ -139,6 +133,8 @@ class DataverseModel:
                 continue  # instance annotations (e.g. @odata.type) are ignored
             elif name in edef.writable:
                 self._check_create_only(edef, name, value, current)
+                if current is None and not admin:
+                    _check_update_only(edef, name)
                 changes[name] = value
             elif admin and name in edef.readable and name not in READ_ONLY_SYSTEM:
                 self._admin_value(edef, name, value, changes)
@@ -254,6 +250,16 @@ class DataverseModel:
                 row["volumediscountamount"] = 0.0
         if edef.logical == "uom" and row.get("quantity") is None:
             row["quantity"] = 1.0
+        self._copy_product_number(edef, row, changes)
+
+    def _copy_product_number(self, edef: EntityDef, row: dict, changes: dict) -> None:
+        """The read-only ``productnumber`` of a product price or detail line is its product's."""
+        if "productid" not in edef.lookups or "productnumber" not in edef.read_only:
+            return
+        if "_productid_value" not in changes and "productnumber" in row:
+            return  # the product did not change (an admin seed may set the number itself)
+        product = self.store.table("products").get(row.get("_productid_value") or "")
+        row["productnumber"] = product.get("productnumber") if product else None
 
     def _check_required(self, edef: EntityDef, row: dict) -> None:
         for name in edef.required:
@@ -346,6 +352,14 @@ class DataverseModel:
                 hits = [f for f in fields if other.get(f) == row_id]
                 if hits:
                     rows[key] = {**other, **dict.fromkeys(hits)}
+
+
+def _check_update_only(edef: EntityDef, name: str) -> None:
+    """IsValidForCreate = False: Dataverse refuses the attribute in a create (an update may set it)."""
+    if name in edef.update_only:
+        raise dv_error(
+            400, "0x80040203", f"The '{name}' attribute of '{edef.logical}' is not valid for create."
+        )
 
 
 def _check_line_product(edef: EntityDef, row: dict) -> None:

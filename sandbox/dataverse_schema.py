@@ -1,9 +1,10 @@
 """Declared tables of the Dataverse emulator (api-facts §A.3/§A.4, bc-integration-behaviour §3).
 
 Each :class:`EntityDef` lists the writable attributes, lookups (with their target entity sets),
-read-only attributes, state/status model, required and unique attributes, and collection-valued
-navigation properties for ``$expand``. Attribute lists are generous: they cover BC's default
-field mappings plus common columns.
+read-only attributes, the writable ones valid for create only (IsValidForUpdate = False) or for
+update only (IsValidForCreate = False), state/status model, required and unique attributes, and
+collection-valued navigation properties for ``$expand``. Attribute lists are generous: they cover
+BC's default field mappings plus common columns.
 """
 
 from __future__ import annotations
@@ -53,8 +54,22 @@ LINE = (
     "shipto_postalcode shipto_stateorprovince shipto_contactname shipto_telephone"
 )
 LINE_LOOKUPS = "productid:products uomid:uoms transactioncurrencyid:transactioncurrencies"
-LINE_READ_ONLY = ("productnumber",)
+LINE_READ_ONLY = ("productnumber",)  # a copy of the product's number, filled by Dataverse
 LINE_CREATE_ONLY = frozenset({"isproductoverridden", "producttypecode"})
+# IsValidForCreate = False (the pricing engine computes them; an update may set them, as BC does
+# right after inserting a line)
+LINE_UPDATE_ONLY = frozenset({"baseamount", "extendedamount", "volumediscountamount"})
+# a document's totals: valid for update only (BC's proxy table "CRM Invoice": ExternalAccess = Modify)
+DOC_TOTALS = frozenset(
+    {
+        "totalamount",
+        "totallineitemamount",
+        "totallineitemdiscountamount",
+        "totalamountlessfreight",
+        "totaldiscountamount",
+        "totaltax",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,8 @@ class EntityDef:
     statuses: dict[int, int] | None = None  # statuscode -> statecode
     required: tuple[str, ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()
-    create_only: frozenset[str] = frozenset()
+    create_only: frozenset[str] = frozenset()  # IsValidForUpdate = False
+    update_only: frozenset[str] = frozenset()  # IsValidForCreate = False
     children: dict[str, tuple[str, str]] = field(default_factory=dict)
     autonumber: tuple[str, str] | None = None
     editable_states: tuple[int, ...] | None = None
@@ -106,6 +122,16 @@ class EntityDef:
         if self.states:
             names |= {"statecode", "statuscode"}
         return frozenset(names)
+
+    @property
+    def writable_on_create(self) -> frozenset[str]:
+        """What a (non-admin) create may name: the writable attributes but the update-only ones."""
+        return self.writable - self.update_only
+
+    @property
+    def writable_on_update(self) -> frozenset[str]:
+        """What an update may change: the writable attributes but the create-only ones."""
+        return self.writable - self.create_only
 
 
 def _lookups(spec: str, owned: bool) -> dict[str, Lookup]:
@@ -240,9 +266,10 @@ ENTITIES: dict[str, EntityDef] = {
             "productpricelevels",
             "productpricelevel",
             "amount percentage pricingmethodcode roundingpolicycode roundingoptioncode "
-            "roundingoptionamount quantitysellingcode productnumber exchangerate",
+            "roundingoptionamount quantitysellingcode exchangerate",
             "pricelevelid:pricelevels productid:products uomid:uoms uomscheduleid:uomschedules "
             "transactioncurrencyid:transactioncurrencies",
+            read_only=frozenset({"productnumber"}),  # filled from the product
             ownership="none",
             required=("_pricelevelid_value", "_productid_value", "_uomid_value"),
             unique=(("_pricelevelid_value", "_productid_value", "_uomid_value"),),
@@ -268,6 +295,7 @@ ENTITIES: dict[str, EntityDef] = {
             statuses=_statuses("1:0 2:1 3:1 4:2 5:3 6:3 7:3"),
             children={"quote_details": ("quotedetails", "_quoteid_value")},
             autonumber=("quotenumber", "QUO-01001-"),
+            update_only=DOC_TOTALS,
             editable_states=(0,),
         ),
         entity(
@@ -277,6 +305,7 @@ ENTITIES: dict[str, EntityDef] = {
             f"quoteid:quotes {LINE_LOOKUPS}",
             read_only=frozenset(LINE_READ_ONLY),
             create_only=LINE_CREATE_ONLY,
+            update_only=LINE_UPDATE_ONLY,
             required=("_quoteid_value",),
             parent=("quotes", "_quoteid_value"),
         ),
@@ -290,6 +319,7 @@ ENTITIES: dict[str, EntityDef] = {
             statuses=_statuses("1:0 2:0 3:1 4:2 100001:3 100002:3 100003:4"),
             children={"salesorder_details": ("salesorderdetails", "_salesorderid_value")},
             autonumber=("ordernumber", "ORD-01001-"),
+            update_only=DOC_TOTALS,  # api-facts: IsValidForCreate = False
             editable_states=(0,),
         ),
         entity(
@@ -299,6 +329,7 @@ ENTITIES: dict[str, EntityDef] = {
             f"salesorderid:salesorders quotedetailid:quotedetails {LINE_LOOKUPS}",
             read_only=frozenset(LINE_READ_ONLY),
             create_only=LINE_CREATE_ONLY,
+            update_only=LINE_UPDATE_ONLY,
             required=("_salesorderid_value",),
             parent=("salesorders", "_salesorderid_value"),
         ),
@@ -311,6 +342,8 @@ ENTITIES: dict[str, EntityDef] = {
             statuses=_statuses("1:0 2:0 3:1 4:0 5:0 6:0 7:1 100001:2 100002:2 100003:3"),
             children={"invoice_details": ("invoicedetails", "_invoiceid_value")},
             autonumber=("invoicenumber", "INV-01001-"),
+            create_only=frozenset({"invoicenumber"}),
+            update_only=DOC_TOTALS,
             editable_states=(0,),
         ),
         entity(
@@ -320,6 +353,7 @@ ENTITIES: dict[str, EntityDef] = {
             f"invoiceid:invoices salesorderdetailid:salesorderdetails {LINE_LOOKUPS}",
             read_only=frozenset(LINE_READ_ONLY),
             create_only=LINE_CREATE_ONLY,
+            update_only=LINE_UPDATE_ONLY,
             required=("_invoiceid_value",),
             parent=("invoices", "_invoiceid_value"),
         ),

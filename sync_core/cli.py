@@ -4,8 +4,8 @@ Exit codes: 0 success, 1 refused or failed (reason on stderr), 2 bad usage (argp
 ``--json`` (before or after the command) prints one JSON object; progress of long work goes to
 stderr. Single-record commands finish before they return; work over many records is enqueued.
 
-Other modules add commands through ``REGISTRARS``: each is called with the subparsers object and
-adds its parsers with ``set_defaults(func=command)``, ``command(svc, args) -> dict``.
+Every command is declared in ``_parser`` below: ``set_defaults(func=command)`` with
+``command(svc, args) -> dict``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sync_core import usecases_full_sync as full_sync
 from sync_core.errors import SyncError
 from sync_core.operations import (
     error_rows,
@@ -33,9 +34,6 @@ from sync_core.sync.command_support import mapping_of
 from sync_core.wiring import Services, services
 
 Command = Callable[[Services, argparse.Namespace], dict[str, Any]]
-Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-
-REGISTRARS: list[Registrar] = []
 
 
 def progress(message: str) -> None:
@@ -141,6 +139,16 @@ def cmd_retry(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
     return {"retry": plain(result)}
 
 
+def cmd_full_sync(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    deps = full_sync.full_sync_deps(svc)
+    if args.action == "start":
+        match = dict(args.match or [])
+        return full_sync.start(args.mappings, args.recommend_full_sync, match, trigger="command", deps=deps)
+    if args.action == "restart":
+        return full_sync.restart(args.run_id, args.mappings, deps=deps)
+    return full_sync.status(args.run_id, args.mappings, deps=deps)
+
+
 def cmd_jobs(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
     return {"jobs": job_rows(svc.stores.job_log, args.mapping, args.limit)}
 
@@ -215,6 +223,63 @@ def _couple_commands(sub: argparse._SubParsersAction) -> None:
     _record_choice(_command(sub, "retry", cmd_retry, "retry failed records"), allow_all=True)
 
 
+FULL_SYNC_HELP = """\
+``start`` builds the review (BC's recommendation per mapping) and starts the lines whose
+dependencies are satisfied; the queue functions do the rest. ``status`` prints the review lines
+(mapping, recommendation, status, inserted/modified/unchanged/skipped/failed) of the latest run,
+or of ``--run-id``; run it again to follow progress. ``restart`` gives every line that is not
+Finished a fresh attempt (after a crash); records already synchronized come out Unchanged.
+``--recommend-full-sync MAPPING`` is BC's "Recommend Full Synchronization" action: that
+"Couple Records" line runs as a full synchronization instead. ``--match MAPPING=ATTR[,ATTR]``
+chooses what a "Couple Records" line matches on (BC's "Match Based Coupling Criteria"; default:
+the fields marked ``match`` in its mapping file); it creates what has no match and synchronizes
+after coupling."""
+
+
+def _match_criteria(text: str) -> tuple[str, list[str]]:
+    """An argparse type: ``MAPPING=ATTR[,ATTR...]``."""
+    mapping, _, attrs = text.partition("=")
+    names = [a.strip() for a in attrs.split(",") if a.strip()]
+    if not mapping.strip() or not names:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MAPPING=ATTR[,ATTR...]")
+    return mapping.strip(), names
+
+
+def _full_sync_command(sub: argparse._SubParsersAction) -> None:
+    helptext = "full synchronization in dependency order; `status` prints the review lines"
+    p = sub.add_parser(
+        "full-sync",
+        help=helptext,
+        description=f"{helptext}\n\n{FULL_SYNC_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_JSON],
+    )
+    p.add_argument("action", choices=("start", "status", "restart"))
+    p.add_argument(
+        "--mapping",
+        action="append",
+        dest="mappings",
+        metavar="MAPPING",
+        help="only this mapping (repeatable); on start, its dependencies outside the run count as met",
+    )
+    p.add_argument(
+        "--recommend-full-sync",
+        action="append",
+        default=[],
+        metavar="MAPPING",
+        help='start: run this "Couple Records" line as a full synchronization (repeatable)',
+    )
+    p.add_argument(
+        "--match",
+        action="append",
+        type=_match_criteria,
+        metavar="MAPPING=ATTR[,ATTR...]",
+        help='start: the Dataverse attributes a "Couple Records" line matches on (repeatable)',
+    )
+    p.add_argument("--run-id", help="status/restart: this run instead of the latest")
+    p.set_defaults(func=cmd_full_sync)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync_core", description="bcsync operator commands")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -230,8 +295,7 @@ def _parser() -> argparse.ArgumentParser:
         p = _command(sub, name, func, helptext, mapping=False)
         p.add_argument("--mapping", metavar="MAPPING")
         p.add_argument("--limit", type=int, default=20)
-    for register in REGISTRARS:
-        register(sub)
+    _full_sync_command(sub)
     return parser
 
 

@@ -68,9 +68,9 @@ def _get_mapping(catalog: Catalog, name: str) -> IntegrationTableMapping:
 
 def mapping_rows(catalog: Catalog, settings: MappingSettingsStore) -> list[dict[str, Any]]:
     """Every mapping as it runs: the catalog's values with the stored runtime settings applied."""
-    rows = []
+    rows, stored = [], settings.all()
     for m in catalog:
-        overrides = settings.get(m.name)
+        overrides = stored.get(m.name, MappingOverrides())
         try:
             rows.append(mapping_row(apply_overrides(m, overrides), overrides))
         except DataError as exc:  # the mapping file changed under its settings: show, don't hide

@@ -40,12 +40,12 @@ class Services:
     dataverse_tokens: MsalTokenProvider
     reference: BcReferenceData
     mapping_settings: MappingSettingsStore
-    effective_catalog: EffectiveCatalog
 
     def sync_context(self) -> SyncContext:
-        """Use-cases see the effective mappings: the catalog with the operators' runtime settings."""
+        """One job run's or message's view: the catalog with the operators' runtime settings as
+        stored now (read once, on first use), so a ``mapping-set`` applies to the next one."""
         return SyncContext(
-            self.effective_catalog,
+            EffectiveCatalog(self.catalog, self.mapping_settings),
             self.bc,
             self.dataverse,
             self.stores,
@@ -71,7 +71,6 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
     dv = ODataClient(session, settings.dataverse_api_root, system="dataverse", auth=dv_auth)
     bc = BcAdapter(v2, companion, settings.bc_company_id)
     catalog = catalog or default_catalog()
-    mapping_settings = mapping_settings_store(settings.storage_connection)
     return Services(
         settings=settings,
         catalog=catalog,
@@ -82,8 +81,7 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
         bc_tokens=bc_tokens,
         dataverse_tokens=dv_tokens,
         reference=BcReferenceData(bc),
-        mapping_settings=mapping_settings,
-        effective_catalog=EffectiveCatalog(catalog, mapping_settings),
+        mapping_settings=mapping_settings_store(settings.storage_connection),
     )
 
 

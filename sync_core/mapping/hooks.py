@@ -47,6 +47,9 @@ class HookContext:
     # the BC record coupled to a Dataverse id in a mapping (None: not coupled), when the engine
     # passes it: for rules that follow a coupling BC follows in code (a contact's company)
     coupled_bc: Callable[[str, str], Mapping[str, Any] | None] | None = None
+    # a Dataverse row by entity set and id (None: no such row), when the engine passes it: for
+    # rules that look at a related row BC reads in code (the type of a contact's parent account)
+    crm_row: Callable[[str, str], Mapping[str, Any] | None] | None = None
 
 
 Hook = Callable[[HookContext, dict[str, Any]], dict[str, Any]]

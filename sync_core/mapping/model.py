@@ -12,6 +12,10 @@ MappingDirection = Literal["to-dataverse", "to-bc", "bidirectional"]
 UpdateConflictResolution = Literal["none", "send", "get"]
 DeletionConflictResolution = Literal["none", "remove-coupling", "restore"]
 MappingKind = Literal["table", "option"]
+# BC's ExternalAccess of the Dataverse column: "" / "full" = create and update, "insert" = create
+# only (never sent in an update), "modify" = update only (left out of the create body and written
+# with a PATCH right after the create)
+CrmAccess = Literal["", "full", "insert", "modify"]
 WRITE_RULES = (
     "sales-order-state",
     "product-default-price-list",
@@ -41,6 +45,7 @@ class FieldMapping:
     clear_on_failed: bool = False  # BC "Clear Value on Failed Sync": an uncoupled lookup clears it
     not_null: bool = False  # BC "Not Null": a blank value is never written
     base_unit: bool = False  # the lookup gives a unit schedule; the value is its base unit (a uom)
+    crm_access: CrmAccess = ""  # BC's ExternalAccess of the Dataverse column (see CrmAccess)
 
     def flows(self, direction: Direction) -> bool:
         return self.enabled and self.direction in (direction, "bidirectional")
@@ -48,6 +53,16 @@ class FieldMapping:
     @property
     def write_name(self) -> str:
         return self.crm_write or self.crm_field
+
+    @property
+    def sent_on_create(self) -> bool:
+        """Whether the value goes into the create body (not an update-only column)."""
+        return self.crm_access != "modify"
+
+    @property
+    def sent_on_update(self) -> bool:
+        """Whether the value is written by an update (not a create-only column)."""
+        return self.crm_access != "insert"
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,15 @@
 """A mapping's runtime settings (``mapping-set``), kept in storage and laid over the catalog.
 
 Pure: the overrides are plain values, ``apply_overrides`` returns the effective mapping, and
-``EffectiveCatalog`` shows a catalog with each mapping's overrides applied (read through any
-object with ``get(mapping) -> MappingOverrides``, cached for ``ttl_seconds``).
+``EffectiveCatalog`` shows a catalog with each mapping's overrides applied, as one read of every
+mapping's settings (through any object with ``all() -> {mapping: MappingOverrides}``) found them.
 A field mapping is named by its Dataverse attribute (``crm_field``).
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, get_args
 
@@ -125,42 +124,35 @@ def apply_overrides(mapping: IntegrationTableMapping, overrides: MappingOverride
 
 
 class OverridesSource(Protocol):
-    def get(self, mapping: str) -> MappingOverrides: ...
+    def all(self) -> Mapping[str, MappingOverrides]: ...
 
 
 class EffectiveCatalog(Catalog):
-    """A catalog whose mappings carry their runtime settings.
+    """A catalog whose mappings carry their runtime settings, as stored when first asked.
 
-    Overrides are read per mapping and cached for ``ttl_seconds`` (a worker sees a change made
-    by ``mapping-set`` within that time); ``ttl_seconds=0`` reads them on every ``get``.
+    Every mapping's settings are read in one call, on the first ``get`` or iteration, and kept for
+    the life of this object. Build one per job run or queue message (``Services.sync_context``
+    does): what ``mapping-set`` changed applies from the next one on, in every worker, at the cost
+    of one storage read per job or message.
     """
 
-    def __init__(
-        self,
-        base: Catalog,
-        settings: OverridesSource,
-        *,
-        ttl_seconds: float = 30.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, base: Catalog, settings: OverridesSource) -> None:
         super().__init__(base)
         self.base = base
         self.settings = settings
-        self.ttl_seconds = ttl_seconds
-        self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, IntegrationTableMapping]] = {}
+        self._effective: dict[str, IntegrationTableMapping] | None = None
+        self._stored: Mapping[str, MappingOverrides] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str) -> IntegrationTableMapping:
         mapping = self.base.get(name)
-        now = self._monotonic()
         with self._lock:
-            cached = self._cache.get(mapping.name)
-        if cached is not None and now - cached[0] < self.ttl_seconds:
-            return cached[1]
-        effective = apply_overrides(mapping, self.settings.get(mapping.name))
-        with self._lock:
-            self._cache[mapping.name] = (now, effective)
+            if self._effective is None:
+                self._stored, self._effective = self.settings.all(), {}
+            effective = self._effective.get(mapping.name)
+            if effective is None:
+                overrides = self._stored.get(mapping.name, MappingOverrides())
+                effective = self._effective[mapping.name] = apply_overrides(mapping, overrides)
         return effective
 
     def __iter__(self) -> Iterator[IntegrationTableMapping]:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 SALESPERSON_CODE_PATTERN = "SP NO. {}"
 SALESPERSON_CODE_FIRST = "SP NO. 00001"
 ACCOUNT_INACTIVE_STATE, ACCOUNT_INACTIVE_STATUS = 1, 2
+RELATIONSHIP_TYPES_WITH_COMPANY = (3, 11)  # account customertypecode Customer, Vendor (§4.8)
 PARENT_ACCOUNT = "_parentaccountid_value"
 _LAST_NUMBER = re.compile(r"(\d+)(\D*)$")
 
@@ -93,21 +94,32 @@ def contact_customer_company(ctx: HookContext, values: dict[str, Any]) -> dict[s
 
 def contact_company_from_account(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:
     """BC §3.2: a contact created from Dataverse belongs to the company contact of the customer
-    coupled to its parent account ("The contact cannot be synchronized because the company does not
+    coupled to its parent account. A parent that is neither a Customer- nor a Vendor-type account
+    gives a person without a company (no customer is created: BC's test
+    TestSynchCRMContactWithNonCustomerCRMAccountParent); a Customer- or Vendor-type parent that is
+    not coupled is an error ("The contact cannot be synchronized because the company does not
     exist."). Set when the BC contact is created; later changes of the parent are not followed."""
     account = ctx.source.fields.get("_parentcustomerid_value")
     if ctx.direction != "to-bc" or not ctx.inserting or not account or ctx.coupled_bc is None:
         return values
     customer = ctx.coupled_bc("CUSTOMER", str(account))
     company = text(customer.get("companyContactNo")) if customer else ""
-    if not company:
-        raise MappingError(
-            "The contact cannot be synchronized because the company does not exist.",
-            field="companyNo",
-            remedy="Couple the contact's parent account to a customer that has a company contact "
-            '(python -m sync_core run "CUSTOMER", or create-in-bc for the account), then retry.',
-        )
-    return {**values, "companyNo": company}
+    if company:
+        return {**values, "companyNo": company}
+    if customer is None and _neither_customer_nor_vendor(ctx, str(account)):
+        return {**values, "companyNo": ""}
+    raise MappingError(
+        "The contact cannot be synchronized because the company does not exist.",
+        field="companyNo",
+        remedy="Couple the contact's parent account to a customer that has a company contact "
+        '(python -m sync_core run "CUSTOMER", or create-in-bc for the account), then retry.',
+    )
+
+
+def _neither_customer_nor_vendor(ctx: HookContext, account_id: str) -> bool:
+    """Whether the parent is an account whose relationship type is neither Customer nor Vendor."""
+    account = ctx.crm_row("accounts", account_id) if ctx.crm_row is not None else None
+    return account is not None and account.get("customertypecode") not in RELATIONSHIP_TYPES_WITH_COMPANY
 
 
 def opportunity_parent_account(ctx: HookContext, values: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,31 @@ def changed_values(desired: Mapping[str, Any], current: Mapping[str, Any]) -> di
     return {k: v for k, v in desired.items() if not values_equal(current.get(k), v)}
 
 
+def writable_values(
+    mapping: IntegrationTableMapping,
+    values: Mapping[str, Any],
+    creating: bool,
+    direction: Direction = "to-dataverse",
+) -> dict[str, Any]:
+    """The Dataverse values a create (or an update) may send, by ``crm_access``.
+
+    A create leaves out the "modify" (update-only) fields, an update the "insert" (create-only)
+    ones; values no field mapping declares (a hook's) and values going to BC are kept.
+    """
+    if direction != "to-dataverse":
+        return dict(values)
+    withheld = {
+        f.crm_field for f in mapping.fields if not (f.sent_on_create if creating else f.sent_on_update)
+    }
+    return {k: v for k, v in values.items() if k not in withheld}
+
+
+def after_insert_values(mapping: IntegrationTableMapping, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The "modify" (update-only) values a create leaves out: written right after it (BC §6.1)."""
+    later = {f.crm_field for f in mapping.fields if not f.sent_on_create}
+    return {k: v for k, v in values.items() if k in later}
+
+
 def write_names(
     mapping: IntegrationTableMapping, direction: Direction, values: Mapping[str, Any]
 ) -> dict[str, Any]:

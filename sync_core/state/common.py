@@ -7,10 +7,12 @@ the contract suite sees identical values from either.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sync_core.state.ports import (
+    OUTCOME_STRENGTH,
     OUTCOMES,
     Coupling,
     DirectionStatus,
@@ -125,3 +127,8 @@ def check_outcome(outcome: str) -> RecordOutcome:
 
 def empty_counts() -> dict[str, int]:
     return dict.fromkeys(OUTCOMES, 0)
+
+
+def strongest(outcomes: Iterable[str]) -> str | None:
+    """The outcome that counts for a record processed more than once in one job."""
+    return max(outcomes, key=lambda o: OUTCOME_STRENGTH.get(o, -1), default=None)

@@ -4,12 +4,15 @@ Table ``<prefix>mappingsettings``: PartitionKey = mapping (through ``key_escape`
 ``settings``; created on first use. Saves are ETag-safe: with the ETag of the row read, an
 IfNotModified replace (ConflictError if it changed); without one, insert-if-absent
 (AlreadyExistsError if a row appeared meanwhile). An unknown mapping reads as no overrides.
+``all()`` reads every mapping's settings in one request: the workers take it once per job run or
+queue message (``EffectiveCatalog``), so a change applies to the next one.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -30,6 +33,10 @@ _LISTS = ("enabled_fields", "disabled_fields")
 class MappingSettingsStore(Protocol):
     def get(self, mapping: str) -> MappingOverrides:
         """The stored overrides with their ETag; ``MappingOverrides()`` (etag None) if none."""
+        ...
+
+    def all(self) -> Mapping[str, MappingOverrides]:
+        """Every mapping that has stored settings, with its overrides (one read)."""
         ...
 
     def save(self, mapping: str, overrides: MappingOverrides) -> MappingOverrides:
@@ -65,6 +72,11 @@ class MemoryMappingSettingsStore:
             stored = self._rows.get(mapping)
         return MappingOverrides() if stored is None else from_columns(*stored)
 
+    def all(self) -> Mapping[str, MappingOverrides]:
+        with self._lock:
+            rows = dict(self._rows)
+        return {mapping: from_columns(*stored) for mapping, stored in rows.items()}
+
     def save(self, mapping: str, overrides: MappingOverrides) -> MappingOverrides:
         with self._lock:
             current = self._rows.get(mapping)
@@ -91,6 +103,15 @@ class TableMappingSettingsStore:
             except ResourceNotFoundError:
                 return MappingOverrides()
         return from_columns(dict(row), row.metadata["etag"])
+
+    def all(self) -> Mapping[str, MappingOverrides]:
+        with mapped_errors("read the mapping settings"):
+            rows = list(
+                self._table.client().query_entities(
+                    "RowKey eq @rk", parameters={"rk": ROW_KEY}, results_per_page=1000
+                )
+            )
+        return {str(row["mapping"]): from_columns(dict(row), row.metadata["etag"]) for row in rows}
 
     def save(self, mapping: str, overrides: MappingOverrides) -> MappingOverrides:
         what = f"save settings of mapping {mapping}"

@@ -22,6 +22,7 @@ from sync_core.state.common import (
     normalize_error,
     normalize_run,
     require_utc,
+    strongest,
 )
 from sync_core.state.ports import (
     Coupling,
@@ -179,7 +180,10 @@ class MemoryJobLogStore:
     def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
         checked = check_outcome(outcome)
         with self._lock:
-            self._outcomes.setdefault(job_id, {})[source_id] = (checked, clip(message) or "")
+            outcomes = self._outcomes.setdefault(job_id, {})
+            previous = outcomes.get(source_id)
+            if previous is None or strongest((previous[0], checked)) == checked:
+                outcomes[source_id] = (checked, clip(message) or "")
 
     def summary(self, job_id: str) -> JobSummary | None:
         with self._lock:

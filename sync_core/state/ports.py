@@ -15,11 +15,22 @@ from typing import Literal, Protocol
 
 Direction = Literal["to-dataverse", "to-bc"]
 SyncResult = Literal["success", "failure"]
-RecordOutcome = Literal["inserted", "modified", "unchanged", "skipped", "failed"]
+RecordOutcome = Literal["inserted", "modified", "unchanged", "skipped", "failed", "uncoupled"]
 CouplingState = Literal["claimed", "coupled"]
 
 DIRECTIONS: tuple[Direction, ...] = ("to-dataverse", "to-bc")
-OUTCOMES: tuple[RecordOutcome, ...] = ("inserted", "modified", "unchanged", "skipped", "failed")
+OUTCOMES: tuple[RecordOutcome, ...] = ("inserted", "modified", "unchanged", "skipped", "failed", "uncoupled")
+# A record processed twice in one job (a redelivered or duplicate message) keeps the strongest
+# outcome: what the job did to it. The second pass of an insert finds the record coupled and
+# unchanged; the job still inserted it.
+OUTCOME_STRENGTH: dict[str, int] = {
+    "unchanged": 0,
+    "skipped": 1,
+    "failed": 2,
+    "uncoupled": 3,
+    "modified": 4,
+    "inserted": 5,
+}
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,8 @@ class JobLogStore(Protocol):
         ...
 
     def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
-        """Upsert the per-record outcome row; running it twice counts once (idempotent)."""
+        """Record what the job did to a record; a record counts once, with its strongest outcome
+        (``OUTCOME_STRENGTH``): a redelivery never downgrades it (idempotent, order-free)."""
         ...
 
     def summary(self, job_id: str) -> JobSummary | None: ...

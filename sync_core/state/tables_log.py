@@ -6,8 +6,10 @@ Job runs (``<prefix>jobruns``), each run upserted as three copies so every read 
   PartitionKey = ``%job``, RowKey = job id                        (a run by its id)
 ``%`` followed by a non-hex letter never comes out of ``key_escape``, so these cannot collide
 with a mapping. Record outcomes (``<prefix>joboutcomes``): PartitionKey = job id, RowKey = source
-id; an upsert, so a redelivered message counts once. Sync errors (``<prefix>syncerrors``):
-PartitionKey = mapping, RowKey = inverted time + short uuid.
+id, one flag column per outcome (``o_<outcome>``, with ``m_<outcome>`` its message) set by a merge
+upsert: one write, no read, and a redelivered message (in any order) neither counts twice nor
+replaces the stronger outcome; the summary counts each row's strongest flag. Sync errors
+(``<prefix>syncerrors``): PartitionKey = mapping, RowKey = inverted time + short uuid.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from sync_core.state.common import (
     normalize_error,
     normalize_run,
     require_utc,
+    strongest,
     to_utc,
 )
-from sync_core.state.ports import JobRun, JobSummary, RecordOutcome, SyncErrorEntry
+from sync_core.state.ports import OUTCOMES, JobRun, JobSummary, RecordOutcome, SyncErrorEntry
 from sync_core.state.stores import StateStores
 from sync_core.state.tables import (
     TableCouplingStore,
@@ -109,15 +112,16 @@ class TableJobLogStore:
                 client.upsert_entity(_run_entity(run, pk, rk), mode=UpdateMode.REPLACE)
 
     def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
+        checked = check_outcome(outcome)
         entity = {
             "PartitionKey": key_escape(job_id),
             "RowKey": key_escape(source_id),
             "source_id": source_id,
-            "outcome": check_outcome(outcome),
-            "message": clip(message) or "",
+            f"o_{checked}": True,
+            f"m_{checked}": clip(message) or "",
         }
         with mapped_errors(f"record outcome of job {job_id} record {source_id}"):
-            self._outcomes.client().upsert_entity(entity, mode=UpdateMode.REPLACE)
+            self._outcomes.client().upsert_entity(entity, mode=UpdateMode.MERGE)
 
     def summary(self, job_id: str) -> JobSummary | None:
         with mapped_errors(f"read job run {job_id}"):
@@ -130,12 +134,14 @@ class TableJobLogStore:
             rows = self._outcomes.client().query_entities(
                 "PartitionKey eq @pk",
                 parameters={"pk": key_escape(job_id)},
-                select=["outcome"],
+                select=["outcome", *(f"o_{o}" for o in OUTCOMES)],  # outcome: rows of 0.1
                 results_per_page=_MAX_PAGE,
             )
             for outcome_row in rows:
-                outcome = str(outcome_row.get("outcome"))
-                counts[outcome] = counts.get(outcome, 0) + 1
+                flags = [o for o in OUTCOMES if outcome_row.get(f"o_{o}") or outcome_row.get("outcome") == o]
+                outcome = strongest(flags)
+                if outcome is not None:
+                    counts[outcome] += 1
         return JobSummary(run=_run_from_entity(row), counts=counts)
 
     def list_runs(self, mapping: str | None = None, limit: int = 50) -> list[JobRun]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sync_core.errors import AlreadyExistsError, ConflictError, DataError, MappingError, PermanentError
 from sync_core.mapping.catalog import Catalog
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.mapping.transfer import changed_values
+from sync_core.mapping.transfer import changed_values, writable_values
 from sync_core.state.ports import Coupling
 from sync_core.sync.failures import record_success
 from sync_core.sync.messages import RecordMessage
@@ -49,9 +49,11 @@ BINDS = {
     "_uomid_value": ("uomid@odata.bind", "uoms"),
 }
 PARENT_LOOKUP = "_invoiceid_value"  # the detail row's document
-# set on create only (the product of a line is never changed afterwards)
+# set on create only (the product of a line is never changed afterwards), besides the child
+# mapping's crm_access = "insert" fields
 CREATE_ONLY = frozenset({"_invoiceid_value", "_productid_value", "_uomid_value", "isproductoverridden"})
-# not valid for create in Dataverse: BC writes them right after the insert
+# not valid for create in Dataverse: BC writes them right after the insert (the hard-coded line
+# rules set them whatever the mapping file says), besides the child's crm_access = "modify" fields
 AFTER_INSERT = frozenset({"baseamount", "extendedamount", "volumediscountamount"})
 SHIP_TO = ("name", "line1", "line2", "city", "country", "postalcode", "stateorprovince")
 
@@ -244,7 +246,8 @@ class ChildLineSync:
             raise ConflictError("the line was claimed meanwhile by another worker") from None
 
     def _create(self, child: IntegrationTableMapping, coupling: Coupling, desired: dict) -> Record:
-        body = _write_body({k: v for k, v in desired.items() if k not in AFTER_INSERT})
+        values = writable_values(child, desired, creating=True)
+        body = _write_body({k: v for k, v in values.items() if k not in AFTER_INSERT})
         dataverse = self.ctx.dataverse
         try:
             return dataverse.create(child.crm_entity, body, record_id=coupling.crm_id)
@@ -267,7 +270,8 @@ class ChildLineSync:
         desired: dict,
         modified_on: datetime,
     ) -> None:
-        changes = changed_values({k: v for k, v in desired.items() if k not in CREATE_ONLY}, row.fields)
+        values = writable_values(child, desired, creating=False)
+        changes = changed_values({k: v for k, v in values.items() if k not in CREATE_ONLY}, row.fields)
         if changes:
             row = self.ctx.dataverse.update(
                 child.crm_entity, row.id, _write_body(changes), etag=row.etag or "*"

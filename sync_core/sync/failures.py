@@ -57,7 +57,9 @@ def record_success(
 
 
 def _mark_failed(store: CouplingStore, mapping: str, msg: RecordMessage, error: str) -> bool:
-    """Failure on the coupling; the same error twice in a row in one direction -> Skipped."""
+    """Failure on the coupling; the same error in two jobs in a row in one direction -> Skipped
+    (BC: the previous and the new job logged the same error; a message processed twice in one
+    job is one failure)."""
     for _ in range(3):
         if msg.direction == "to-dataverse":
             coupling = store.get_by_bc(mapping, msg.source_id)
@@ -66,7 +68,9 @@ def _mark_failed(store: CouplingStore, mapping: str, msg: RecordMessage, error: 
         if coupling is None or coupling.state != "coupled":
             return False
         previous = coupling.status(msg.direction)
-        skipped = coupling.skipped or (previous.result == "failure" and previous.error == error)
+        again = previous.result == "failure" and previous.error == error
+        same_job = bool(msg.job_id) and previous.job_id == msg.job_id  # a redelivery, not a rerun
+        skipped = coupling.skipped or (again and not same_job)
         status = DirectionStatus("failure", error[:2048], msg.job_id)
         try:
             store.save(replace(coupling.with_status(msg.direction, status), skipped=skipped))

@@ -149,7 +149,7 @@ class OptionSync:
         resolution = self.mapping.deletion_conflict_resolution
         if resolution == "remove-coupling":
             self.store.delete(coupling)
-            return Outcome("skipped", "the coupled option was deleted; coupling removed")
+            return Outcome("uncoupled", "the coupled option was deleted; coupling removed")
         if resolution == "restore":
             self.store.delete(coupling)
             return self._uncoupled(source, label, None)

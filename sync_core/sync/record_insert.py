@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sync_core.errors import AlreadyExistsError, ConflictError, MappingError, PermanentError, TransientError
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.mapping.transfer import match_filter
+from sync_core.mapping.transfer import after_insert_values, changed_values, match_filter, writable_values
 from sync_core.state.ports import Coupling
 from sync_core.sync.failures import record_success
 from sync_core.sync.messages import RecordMessage
@@ -140,7 +140,7 @@ def _create_in_dataverse(
     coupling: Coupling,
     desired: dict,
 ) -> Outcome:
-    body = sync.write_body(mapping, msg.direction, desired)
+    body = sync.write_body(mapping, msg.direction, writable_values(mapping, desired, creating=True))
     rule = sync.write_rule(mapping, msg.direction)
     if rule is not None:
         body = rule.before_insert(sync.ctx, mapping.crm_entity, body)
@@ -154,10 +154,23 @@ def _create_in_dataverse(
     except PermanentError:  # refused: nothing was created, free the claim (a timeout keeps it)
         sync.ctx.stores.couplings.delete(coupling)
         raise
+    created = _write_after_insert(sync, mapping, desired, created)  # while the row is still editable
     if rule is not None:
         created = rule.after_write(sync.ctx, mapping.crm_entity, source, created, None)
     record_success(sync.ctx.stores.couplings, replace(coupling, state="coupled"), msg, source, created)
     return _outcome("inserted", dest=created.id)
+
+
+def _write_after_insert(
+    sync: RecordSynchronizer, mapping: IntegrationTableMapping, desired: dict, created: Record
+) -> Record:
+    """BC §6.1 "after insert": the update-only (``crm_access = "modify"``) values the create left
+    out, in one PATCH when any differs from the new row (a redelivered create gets them too)."""
+    changes = changed_values(after_insert_values(mapping, desired), created.fields)
+    if not changes:
+        return created
+    body = sync.write_body(mapping, "to-dataverse", changes, created)
+    return sync.ctx.dataverse.update(mapping.crm_entity, created.id, body, etag=created.etag or "*")
 
 
 def _create_in_bc(

@@ -21,7 +21,7 @@ from sync_core.errors import ConflictError, DataError, MappingError, PermanentEr
 from sync_core.mapping.hooks import HOOKS, HookContext
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.mapping.rules_common import IgnoredRecord
-from sync_core.mapping.transfer import changed_values, map_values, write_names
+from sync_core.mapping.transfer import changed_values, map_values, writable_values, write_names
 from sync_core.state.ports import Coupling, Direction, RecordOutcome
 from sync_core.sync.child_lines import ChildLineSync, refuse_alone
 from sync_core.sync.context import BcReferenceData, SyncContext
@@ -182,7 +182,14 @@ class RecordSynchronizer:
         values = map_values(mapping, direction, source.fields, inserting=inserting)
         today = self.ctx.clock().date()
         hook_ctx = HookContext(
-            direction, inserting, source, self.reference, today, destination=dest, coupled_bc=self.coupled_bc
+            direction,
+            inserting,
+            source,
+            self.reference,
+            today,
+            destination=dest,
+            coupled_bc=self.coupled_bc,
+            crm_row=self.crm_row,
         )
         for name in mapping.hooks:
             values = HOOKS[name](hook_ctx, values)
@@ -202,6 +209,11 @@ class RecordSynchronizer:
         if coupling is None or coupling.state != "coupled":
             return None
         found = self.ctx.bc.get(self.ctx.mapping(mapping_name).bc_entity, coupling.bc_id)
+        return None if found is None else dict(found.fields)
+
+    def crm_row(self, entity: str, crm_id: str) -> dict[str, Any] | None:
+        """A Dataverse row by entity set and id, or None."""
+        found = self.ctx.dataverse.get(entity, crm_id)
         return None if found is None else dict(found.fields)
 
     @staticmethod
@@ -226,15 +238,16 @@ class RecordSynchronizer:
         if dest is None:
             return self._coupled_to_deleted(mapping, msg, source, coupling)
         desired = self.desired(mapping, msg.direction, source, False, dest)
+        desired = writable_values(mapping, desired, creating=False, direction=msg.direction)
         if msg.direction == "to-bc":
             desired = to_bc_values(desired, dest.fields)
         changes = changed_values(desired, dest.fields)
-        forced = msg.reason in FORCE_REASONS
+        forced = False  # a conflict resolved by force for this side (BC §4.3): stamps back-dated
         if changes and self._dest_changed(coupling, msg.direction, dest):
             verdict = self._conflict(mapping, msg, changes)
             if isinstance(verdict, Outcome):
                 return verdict
-            forced = forced or verdict
+            forced = verdict
         if not changes:
             record_success(self.ctx.stores.couplings, coupling, msg, source, dest)
             return Outcome("unchanged", destination_id=dest.id)
@@ -256,8 +269,9 @@ class RecordSynchronizer:
     def _conflict(
         self, mapping: IntegrationTableMapping, msg: RecordMessage, changes: dict
     ) -> Outcome | bool:
-        """Both sides changed (BC §4.3): the outcome that ends it, or whether the write is forced."""
-        if mapping.direction != "bidirectional" or msg.reason in FORCE_REASONS:
+        """Both sides changed (BC §4.3): the outcome that ends it, or whether this write overrides
+        the other side's change (a force-modify: the operator's direction or the resolution's)."""
+        if mapping.direction != "bidirectional":
             return False
         bidirectional = [
             f
@@ -266,6 +280,8 @@ class RecordSynchronizer:
         ]
         if not bidirectional:
             return False  # only unidirectional fields differ: no conflict
+        if msg.reason in FORCE_REASONS:
+            return True  # sync-now / restore: the chosen direction wins
         winner = {"send": "to-dataverse", "get": "to-bc"}.get(mapping.update_conflict_resolution)
         if winner == msg.direction:
             return True  # this side wins: force-modify
@@ -290,9 +306,9 @@ class RecordSynchronizer:
         from sync_core.sync import record_insert
 
         resolution = mapping.deletion_conflict_resolution
-        if resolution == "remove-coupling":
+        if resolution == "remove-coupling":  # BC: coupling deleted, nothing fails, nothing re-created
             self.ctx.stores.couplings.delete(coupling)
-            return Outcome("skipped", "the coupled record was deleted; coupling removed")
+            return Outcome("uncoupled", "the coupled record was deleted; coupling removed")
         if resolution == "restore":
             self.ctx.stores.couplings.delete(coupling)
             return record_insert.insert_uncoupled(self, mapping, replace(msg, reason="command"), source)

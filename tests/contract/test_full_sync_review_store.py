@@ -64,7 +64,14 @@ def test_create_then_read_back_in_review_order(reviews: FullSyncReviewStore) -> 
     customer = reviews.get_line(RUN, "CUSTOMER")
     assert customer is not None and customer.etag
     assert customer.dependencies == ("CURRENCY", "SALESPEOPLE") and customer.status == "Waiting"
-    assert customer.counts == {"inserted": 0, "modified": 0, "unchanged": 0, "skipped": 0, "failed": 0}
+    assert customer.counts == {
+        "inserted": 0,
+        "modified": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 0,
+        "uncoupled": 0,
+    }
     assert customer.attempt == 1 and customer.jobs == {} and customer.started_at is None
     assert customer.match_fields == ("name", "accountnumber")
     assert reviews.get_line(RUN, "ITEM/PRODUCT #1") is not None  # keys are escaped
@@ -90,7 +97,14 @@ def test_save_line_keeps_every_field_and_changes_the_etag(reviews: FullSyncRevie
     got = reviews.get_line(RUN, "CUSTOMER")
     assert got == saved
     assert list(got.jobs.items()) == [("to-dataverse", "job-1"), ("to-bc", "job-2")]
-    assert got.counts == {"inserted": 7, "modified": 0, "unchanged": 0, "skipped": 0, "failed": 1}
+    assert got.counts == {
+        "inserted": 7,
+        "modified": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 1,
+        "uncoupled": 0,
+    }
     assert got.progress_at == T0 and got.progress_at.tzinfo == UTC
     assert len(got.message) == 16_000 and got.processed == 8
 

@@ -50,19 +50,25 @@ def test_save_run_again_upserts_and_finishes(stores: StateStores) -> None:
     assert [r.job_id for r in log.list_runs()] == ["job-1"]
 
 
-def test_record_outcome_is_idempotent_and_last_write_wins(stores: StateStores) -> None:
+def test_record_outcome_is_idempotent_and_never_downgraded(stores: StateStores) -> None:
     log = stores.job_log
-    log.save_run(run("job-1", enqueued=4))
+    log.save_run(run("job-1", enqueued=6))
     log.record_outcome("job-1", "rec-1", "inserted")
     log.record_outcome("job-1", "rec-1", "inserted")  # redelivered message
+    log.record_outcome("job-1", "rec-1", "unchanged")  # its second pass found it synced
     log.record_outcome("job-1", "rec-2", "failed", "boom")
     log.record_outcome("job-1", "rec-2", "modified")  # retried, then succeeded
+    log.record_outcome("job-1", "rec-3", "modified")
+    log.record_outcome("job-1", "rec-3", "skipped")  # a duplicate message after the write
+    log.record_outcome("job-1", "rec-4", "unchanged")
+    log.record_outcome("job-1", "rec-4", "uncoupled")  # deletion resolution: coupling removed
     log.record_outcome("job-1", "a/b#c?d%", "skipped")
     log.record_outcome("job-2", "rec-1", "unchanged")
     summary = log.summary("job-1")
     assert summary is not None
-    assert summary.counts == {**dict.fromkeys(OUTCOMES, 0), "inserted": 1, "modified": 1, "skipped": 1}
-    assert summary.processed == 3
+    expected = {"inserted": 1, "modified": 2, "skipped": 1, "uncoupled": 1}
+    assert summary.counts == {**dict.fromkeys(OUTCOMES, 0), **expected}
+    assert summary.processed == 5
 
 
 def test_unknown_outcome_is_refused(stores: StateStores) -> None:

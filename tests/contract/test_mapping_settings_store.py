@@ -76,3 +76,13 @@ def test_special_characters_in_mapping_names(store: MappingSettingsStore) -> Non
         store.save(name, MappingOverrides(table_filter=name))
     for name in ("SALES/ORDER#1?", "ITEM-PRODUCT", "100%"):
         assert store.get(name).table_filter == name
+
+
+def test_all_reads_every_mapping_with_settings_in_one_call(store: MappingSettingsStore) -> None:
+    assert dict(store.all()) == {}  # nothing stored yet (no table yet, too)
+    saved = store.save(MAPPING, FULL)
+    other = store.save("SALES/ORDER #1", MappingOverrides(synch_only_coupled=True))
+    got = store.all()
+    assert set(got) == {MAPPING, "SALES/ORDER #1"}
+    assert got[MAPPING] == FULL and got[MAPPING].etag == saved.etag
+    assert got["SALES/ORDER #1"] == other and got["SALES/ORDER #1"].etag == other.etag

@@ -1,5 +1,6 @@
 """Helpers for the operator e2e tests: the worker's services with their mapping settings store,
-a sync context that applies the runtime settings, CLI calls, and stack lookups.
+CLI calls (in this process, or as an operator runs them: ``python -m sync_core`` in its own
+process), and stack lookups.
 
 ``attach_settings`` does to the cached worker services what ``wiring`` does once it builds
 ``Services.mapping_settings`` itself (the same Table Storage store, default prefix).
@@ -8,6 +9,10 @@ a sync context that applies the runtime settings, CLI calls, and stack lookups.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +20,7 @@ import pytest
 from sandbox.stack import SandboxStack
 from sync_core import wiring
 from sync_core.cli import main
-from sync_core.mapping.overrides import EffectiveCatalog
 from sync_core.state.mapping_settings import mapping_settings_store
-from sync_core.state.queues import queue_client
-from sync_core.sync.context import SyncContext
-from sync_core.sync.messages import RECORD_QUEUE
-from sync_core.usecases import process_record_message
 from sync_core.wiring import Services
 
 
@@ -31,33 +31,36 @@ def attach_settings(stack: SandboxStack) -> Services:
     return svc
 
 
-def effective_context(svc: Services) -> SyncContext:
-    """A sync context whose mappings carry the stored runtime settings (read on every use)."""
-    catalog = EffectiveCatalog(svc.catalog, svc.mapping_settings, ttl_seconds=0)  # type: ignore[attr-defined]
-    return SyncContext(catalog, svc.bc, svc.dataverse, svc.stores, svc.record_queue, reference=svc.reference)
-
-
-def deliver_with(conn: str, ctx: SyncContext, *, max_rounds: int = 20) -> list[str]:
-    """Like ``host.deliver_all`` but processing each message with ``ctx``."""
-    client = queue_client(conn, RECORD_QUEUE)
-    delivered: list[str] = []
-    for _ in range(max_rounds):
-        batch = list(client.receive_messages(max_messages=32, visibility_timeout=60))
-        if not batch:
-            return delivered
-        for m in batch:
-            process_record_message(m.content, dequeue_count=m.dequeue_count, ctx=ctx)
-            client.delete_message(m)
-            delivered.append(m.content)
-    return delivered
-
-
 def cli(capsys: pytest.CaptureFixture[str], svc: Services, *argv: str) -> dict[str, Any]:
-    """Run a command with --json; it must succeed; its one JSON object."""
+    """Run a command in this process with --json; it must succeed; its one JSON object."""
     code = main(["--json", *argv], svc=svc)
     captured = capsys.readouterr()
     assert code == 0, captured.err
     return json.loads(captured.out)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_command(*argv: str, expect: int = 0, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m sync_core <argv>`` in its own process with this process's environment (the
+    stack's settings); its exit code must be ``expect``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_core", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=dict(os.environ),
+        check=False,
+    )
+    assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def command_json(*argv: str) -> dict[str, Any]:
+    """``python -m sync_core --json <argv>`` in its own process; it must succeed; its JSON object."""
+    return json.loads(run_command("--json", *argv).stdout)
 
 
 def cli_refused(capsys: pytest.CaptureFixture[str], svc: Services, *argv: str) -> str:

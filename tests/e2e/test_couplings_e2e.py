@@ -13,7 +13,6 @@ import pytest
 
 from sandbox.stack import SandboxStack, environment
 from sync_core import wiring
-from sync_core.sync.mapping_job import run_mapping_job
 from sync_core.wiring import Services
 from tests.e2e.host import deliver_all, queued
 from tests.e2e.operator_support import (
@@ -24,9 +23,7 @@ from tests.e2e.operator_support import (
     cli_refused,
     cli_usage_error,
     couplings_of,
-    deliver_with,
     dv_currencies,
-    effective_context,
 )
 
 Cap = pytest.CaptureFixture[str]
@@ -203,25 +200,25 @@ def test_match_couple_dry_run_then_couple_create_and_sync(
 def test_mapping_set_changes_what_the_next_sync_writes(
     stack: SandboxStack, svc: Services, capsys: Cap
 ) -> None:
-    conn, ctx = stack.azurite.connection_string, effective_context(svc)
-    run_mapping_job(ctx, "CURRENCY")
-    deliver_with(conn, ctx)
+    conn = stack.azurite.connection_string
+    cli(capsys, svc, "run", "CURRENCY")
+    deliver_all(conn)
     row = cli(capsys, svc, "mapping-set", "CURRENCY", "--disable-field", "currencysymbol")["mapping"]
     assert row["runtime_settings"] == {"disabled_fields": ["currencysymbol"]}
     listed = {m["name"]: m for m in cli(capsys, svc, "mappings")["mappings"]}["CURRENCY"]
     assert {f["crm"]: f["enabled"] for f in listed["fields"]}["currencysymbol"] is False
     eur = bc_currency(stack, "EUR")
     stack.bc.update("currencies", eur, {"symbol": "EU", "displayName": "Euro (new)"})
-    run_mapping_job(ctx, "CURRENCY")
-    assert len(deliver_with(conn, ctx)) == 1
+    cli(capsys, svc, "run", "CURRENCY")
+    assert len(deliver_all(conn)) == 1
     assert (dv_currencies(stack)["EUR"]["currencysymbol"], dv_currencies(stack)["EUR"]["currencyname"]) == (
         "€",
         "Euro (new)",
     )
     cli(capsys, svc, "mapping-set", "CURRENCY", "--enable-field", "currencysymbol")
     stack.bc.update("currencies", eur, {"displayName": "Euro"})
-    run_mapping_job(ctx, "CURRENCY")
-    deliver_with(conn, ctx)
+    cli(capsys, svc, "run", "CURRENCY")
+    deliver_all(conn)
     assert dv_currencies(stack)["EUR"]["currencysymbol"] == "EU"
     assert "websiteurl" in cli_refused(
         capsys, svc, "mapping-set", "CURRENCY", "--disable-field", "websiteurl"
@@ -275,14 +272,16 @@ def test_create_in_bc(stack: SandboxStack, account_svc: Services, capsys: Cap) -
 
 
 def test_synch_only_coupled_set_at_runtime(stack: SandboxStack, account_svc: Services, capsys: Cap) -> None:
-    ctx = effective_context(account_svc)
-    first = run_mapping_job(ctx, "TEST-ACCOUNT")[0]
-    assert first.direction == "to-dataverse" and first.read > 0 and first.enqueued == 0
+    def run() -> dict:
+        return cli(capsys, account_svc, "run", "TEST-ACCOUNT")["jobs"][0]
+
+    first = run()
+    assert first["direction"] == "to-dataverse" and first["read"] > 0 and first["enqueued"] == 0
     stack.bc.update("customers", _customer(stack, "Selangorian Ltd."), {"phoneNumber": "+44 1"})
-    assert run_mapping_job(ctx, "TEST-ACCOUNT")[0].enqueued == 0  # uncoupled: left out
+    assert run()["enqueued"] == 0  # uncoupled: left out
     cli(capsys, account_svc, "mapping-set", "TEST-ACCOUNT", "--synch-only-coupled", "no")
     stack.bc.update("customers", _customer(stack, "Selangorian Ltd."), {"phoneNumber": "+44 2"})
-    assert run_mapping_job(ctx, "TEST-ACCOUNT")[0].enqueued == 1
+    assert run()["enqueued"] == 1
 
 
 def test_match_couple_reports_ambiguous_rows(stack: SandboxStack, account_svc: Services, capsys: Cap) -> None:

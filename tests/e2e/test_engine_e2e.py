@@ -7,6 +7,7 @@ through CURRENCY's couplings.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +36,9 @@ def ctx(stack: SandboxStack) -> Iterator[SyncContext]:
 
 
 def _sync(ctx: SyncContext, direction: str, source_id: str, reason: str = "modified") -> Outcome:
-    return RecordSynchronizer(ctx).process(RecordMessage(M, direction, source_id, "job-e", reason))  # type: ignore[arg-type]
+    """One record in a run of its own (a new job id: BC's "same error twice" spans two jobs)."""
+    job_id = f"job-e-{uuid.uuid4().hex[:8]}"
+    return RecordSynchronizer(ctx).process(RecordMessage(M, direction, source_id, job_id, reason))  # type: ignore[arg-type]
 
 
 def _customer(stack: SandboxStack, number: str) -> dict:
@@ -177,7 +180,7 @@ def test_coupled_to_a_deleted_record(stack: SandboxStack, ctx: SyncContext) -> N
     assert _sync(ctx, "to-dataverse", customer["id"]).outcome == "skipped"
     removing = _with_mapping(ctx, deletion_conflict_resolution="remove-coupling")
     message = RecordMessage(M, "to-dataverse", customer["id"], reason="restore")
-    assert RecordSynchronizer(removing).process(message).outcome == "skipped"
+    assert RecordSynchronizer(removing).process(message).outcome == "uncoupled"  # BC: not Skipped
     assert ctx.stores.couplings.get_by_bc(M, customer["id"]) is None
 
 

@@ -25,6 +25,7 @@ from sync_core.sync import full_sync_lines
 from sync_core.sync.full_sync import CONTROL_QUEUE
 from sync_core.sync.messages import RECORD_QUEUE
 from tests.e2e.host import http, user_functions
+from tests.e2e.operator_support import command_json, run_command
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mappings_fullsync"
 
@@ -159,11 +160,7 @@ def test_couple_records_line_runs_match_based_coupling(fs_stack: SandboxStack) -
     assert len(names) == len(set(names))  # the Cannon Group was matched, not created again
 
 
-def test_operator_routes_and_command(fs_stack: SandboxStack) -> None:
-    import argparse
-
-    from sync_core import cli_full_sync
-
+def test_operator_routes(fs_stack: SandboxStack) -> None:
     url = "http://localhost/api/manage/full-sync"
     none = http("manage_full_sync_status", "GET", url)
     assert none.status_code == 404
@@ -176,9 +173,47 @@ def test_operator_routes_and_command(fs_stack: SandboxStack) -> None:
     assert http("manage_full_sync_status", "GET", url).status_code == 200
     assert http("manage_full_sync_restart", "POST", f"{url}/restart", b"{}").status_code == 202
 
-    parser = argparse.ArgumentParser()
-    cli_full_sync.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["full-sync", "status", "--mapping", "FS-ITEM"])
-    result = args.func(wiring.services(), args)
-    assert [line["mapping"] for line in result["lines"]] == ["FS-ITEM"]
-    assert set(result["lines"][0]) >= {"recommendation", "status", "inserted", "modified", "unchanged"}
+
+def test_full_sync_command_as_an_operator_runs_it(fs_stack: SandboxStack) -> None:
+    """``python -m sync_core full-sync start|status|restart``, each in its own process."""
+    conn = fs_stack.azurite.connection_string
+    refused = run_command("full-sync", "status", expect=1)
+    assert "no full synchronization has been started" in refused.stderr
+    started = command_json("full-sync", "start", "--mapping", "FS-ITEM")
+    assert [line["mapping"] for line in started["lines"]] == ["FS-ITEM"]
+    assert started["review"]["state"] == "In Process"
+    again = run_command("full-sync", "start", "--mapping", "FS-ITEM", expect=1)
+    assert "in process" in again.stderr
+    restarted = command_json("full-sync", "restart")  # before any message ran: a fresh attempt
+    assert restarted["review"]["run_id"] == started["review"]["run_id"]
+    run_to_end(conn)
+    text = run_command("full-sync", "status", "--mapping", "FS-ITEM").stdout
+    assert "mapping=FS-ITEM" in text and "status=Finished" in text
+    [line] = command_json("full-sync", "status")["lines"]
+    assert line["inserted"] == len(fs_stack.bc.rows("items")) - line["skipped"] - line["failed"] > 0
+
+
+def test_full_synchronization_of_the_demo_company_as_bc_reviews_it(stack: SandboxStack) -> None:
+    """BC §2.2: SALESORDER-ORDER (unidirectional mode) and the invoice lines are not in the review.
+    A Dataverse contact whose parent account is neither a customer nor a vendor becomes a BC person
+    without a company, and no customer is created (BC's TestSynchCRMContactWithNonCustomerCRMAccountParent);
+    one under an uncoupled Customer-type account fails."""
+    partner = stack.dataverse.insert("accounts", {"name": "Litware Partners", "customertypecode": None})
+    bind = f"/accounts({partner['accountid']})"
+    pat = stack.dataverse.insert(
+        "contacts", {"firstname": "Pat", "lastname": "Litware", "parentcustomerid_account@odata.bind": bind}
+    )
+    match = ("--match", "CUSTOMER=name", "--match", "CUSTPRCGRP-PRICE=name")  # BC asks for these
+    started = command_json("full-sync", "start", *match, "--recommend-full-sync", "CONTACT")
+    names = [line["mapping"] for line in started["lines"]]
+    assert "SALESORDER-ORDER" not in names and "POSTEDSALESLINE-INV" not in names
+    assert {"CUSTOMER", "CONTACT", "ITEM-PRODUCT", "POSTEDSALESINV-INV"} <= set(names)
+    contact = lines_of(run_to_end(stack.azurite.connection_string, timeout_s=180))["CONTACT"]
+    assert contact["status"] == "Finished" and contact["recommendation"] == "Full Synchronization"
+    coupling = wiring.services().stores.couplings.get_by_crm("CONTACT", pat["contactid"])
+    assert coupling is not None and coupling.state == "coupled"
+    person = stack.bc.get("integrationContacts", coupling.bc_id)
+    assert (person["type"], person["companyNo"], person["surname"]) == ("Person", "", "Litware")
+    assert not [c for c in stack.bc.rows("integrationCustomers") if c["name"] == "Litware Partners"]
+    errors = [e.message for e in wiring.services().stores.sync_errors.list("CONTACT")]
+    assert "The contact cannot be synchronized because the company does not exist." in errors  # Nancy

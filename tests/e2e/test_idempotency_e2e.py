@@ -6,13 +6,18 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from azure.functions.queue import QueueMessage
+
 from sandbox.stack import SandboxStack
 from sync_core import wiring
 from sync_core.errors import TransientError
 from sync_core.settings import load_settings
 from sync_core.state.ports import Coupling, JobRun
-from sync_core.sync.messages import RecordMessage
+from sync_core.state.queues import queue_client
+from sync_core.sync.messages import RECORD_QUEUE, RecordMessage
 from sync_core.usecases import process_record_message
+from tests.e2e.host import fire_timer, user_functions
+from tests.e2e.operator_support import command_json
 
 
 def _eur(stack: SandboxStack) -> dict:
@@ -36,7 +41,7 @@ def test_redelivered_message_changes_nothing(stack: SandboxStack) -> None:
     assert stack.dataverse.counters()["total"] == 0 and len(_eur_rows(stack)) == 1
     summary = wiring.services().stores.job_log.summary("job-x")
     assert summary is not None and summary.processed == 1  # the outcome row counts once
-    assert summary.finished and summary.counts["unchanged"] == 1
+    assert summary.finished and summary.counts["inserted"] == 1  # what the job did: never downgraded
 
 
 def test_two_workers_racing_on_one_record_create_one_row(stack: SandboxStack) -> None:
@@ -133,3 +138,24 @@ def test_existing_row_with_the_same_iso_code_is_coupled_not_duplicated(stack: Sa
     assert process_record_message(_message(stack)).outcome == "modified"
     rows = _eur_rows(stack)
     assert len(rows) == 1 and rows[0]["currencyname"] == _eur(stack)["displayName"]
+
+
+def test_every_message_of_a_run_delivered_twice_counts_what_the_run_did(stack: SandboxStack) -> None:
+    """A duplicate of every message (at-least-once): no duplicate row and the job log still
+    counts the inserts as inserted, the failure once and not as Skipped."""
+    conn = stack.azurite.connection_string
+    rows_before = len(stack.dataverse.rows("transactioncurrencies"))
+    fire_timer("sync_currency")
+    process = user_functions()["process_record"]
+    client = queue_client(conn, RECORD_QUEUE)
+    messages = list(client.receive_messages(max_messages=32, visibility_timeout=60))
+    for m in [*messages, *messages]:  # the second pass: the same message again
+        process(QueueMessage(id=m.id, body=m.content.encode(), dequeue_count=m.dequeue_count))
+    for m in messages:
+        client.delete_message(m)
+    [job] = command_json("jobs", "--mapping", "CURRENCY")["jobs"]
+    currencies = len(stack.bc.rows("currencies"))
+    assert job["enqueued"] == currencies and job["finished"]
+    counts = {k: v for k, v in job["counts"].items() if v}
+    assert counts == {"inserted": currencies - 1, "failed": 1}  # JPY has no exchange rate
+    assert len(stack.dataverse.rows("transactioncurrencies")) == rows_before + currencies - 1

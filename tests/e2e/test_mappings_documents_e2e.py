@@ -11,7 +11,9 @@ The dependencies (currency, salespeople, options, units, customers, items) are s
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -23,11 +25,38 @@ from sync_core.sync.couplings import uncouple
 from sync_core.sync.mapping_job import run_mapping_job
 from sync_core.sync.messages import RecordMessage
 from sync_core.sync.record_sync import Outcome, RecordSynchronizer
+from sync_core.systems.ports import Record
 from tests.e2e.host import deliver_all, fire_timer
 
 INVOICE, LINE, ORDER = "POSTEDSALESINV-INV", "POSTEDSALESLINE-INV", "SALESORDER-ORDER"
 SALESPEOPLE_USERS = ("salesperson_jo", "salesperson_ps", "salesperson_of")
 OPTION_TIMERS = ("sync_currency", "sync_payment_terms", "sync_shipment_method", "sync_shipping_agent")
+
+
+TOTALS = ("totalamount", "totalamountlessfreight")  # valid for update only: PATCHed after the insert
+
+
+def _invoice_writes(writes: list[tuple[str, str, Any]]) -> list[tuple[str, set[str]]]:
+    """The invoice writes as (method, the totals each one sent)."""
+    return [
+        (method, {t for t in TOTALS if t in body}) for method, entity, body in writes if entity == "invoices"
+    ]
+
+
+class _ResentPost:
+    """The Dataverse adapter with a lost answer to an invoice POST: sent again, it gets 412."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def create(self, entity: str, values: Mapping[str, Any], record_id: str | None = None) -> Record:
+        created = self._inner.create(entity, values, record_id)
+        if entity != "invoices":
+            return created
+        return self._inner.create(entity, values, record_id)  # AlreadyExistsError
 
 
 def _ctx() -> SyncContext:
@@ -78,7 +107,9 @@ def _errors(ctx: SyncContext, mapping: str) -> list:
     return [e for e in ctx.stores.sync_errors.list(mapping=mapping)]
 
 
-def test_invoice_created_with_header_fields_and_product_lines(stack: SandboxStack) -> None:
+def test_invoice_created_with_header_fields_and_product_lines(
+    stack: SandboxStack, dv_writes: list[tuple[str, str, Any]]
+) -> None:
     ctx = _ctx()
     _prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
     bc_invoice = _bc(stack, "postedSalesInvoices", "103001")
@@ -96,6 +127,8 @@ def test_invoice_created_with_header_fields_and_product_lines(stack: SandboxStac
     )
     assert invoice["totalamountlessfreight"] == bc_invoice["amount"]
     assert invoice["totalamount"] == bc_invoice["amountIncludingVat"]
+    # not valid for create: left out of the POST, written by one PATCH right after it (BC §6.1)
+    assert _invoice_writes(dv_writes) == [("POST", set()), ("PATCH", set(TOTALS))]
     details = _details(stack, invoice["invoiceid"])
     assert [d["lineitemnumber"] for d in details] == [10000, 20000]
     for detail, item in zip(details, ("1896-S", "1928-S"), strict=True):
@@ -111,6 +144,25 @@ def test_invoice_created_with_header_fields_and_product_lines(stack: SandboxStac
     assert first["baseamount"] == 2001.6 and first["tax"] == 400.32 and first["extendedamount"] == 2401.92
     assert first["shipto_name"] == invoice["shipto_name"]
     assert ctx.stores.couplings.get_by_crm(LINE, first["invoicedetailid"]).state == "coupled"
+
+
+def test_a_redelivered_invoice_create_still_writes_the_totals(
+    stack: SandboxStack, dv_writes: list[tuple[str, str, Any]]
+) -> None:
+    ctx = _ctx()
+    _prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
+    bc_invoice = _bc(stack, "postedSalesInvoices", "103001")
+    outcome = _sync(replace(ctx, dataverse=_ResentPost(ctx.dataverse)), INVOICE, bc_invoice["id"])
+    assert outcome.outcome == "inserted", outcome
+    [invoice] = stack.dataverse.rows("invoices")
+    assert invoice["invoiceid"] == outcome.destination_id == _crm_id(ctx, INVOICE, bc_invoice["id"])
+    assert (invoice["totalamountlessfreight"], invoice["totalamount"]) == (
+        bc_invoice["amount"],
+        bc_invoice["amountIncludingVat"],
+    )
+    assert _invoice_writes(dv_writes) == [("POST", set()), ("POST", set()), ("PATCH", set(TOTALS))]
+    assert len(_details(stack, invoice["invoiceid"])) == 2
+    assert _sync(ctx, INVOICE, bc_invoice["id"], "modified").outcome == "unchanged"
 
 
 def test_freight_line_is_a_write_in_line_in_the_invoice_currency(stack: SandboxStack) -> None:

@@ -23,6 +23,7 @@ from sync_core.sync.mapping_job import full_scan_query, run_mapping_job
 from sync_core.sync.messages import RecordMessage
 from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 from tests.e2e.host import deliver_all, fire_timer, queued, user_functions
+from tests.e2e.operator_support import command_json, run_command
 
 SALESPEOPLE_USERS = {"JO": "salesperson_jo", "PS": "salesperson_ps", "OF": "salesperson_of"}
 OPTION_TIMERS = ("sync_payment_terms", "sync_shipment_method", "sync_shipping_agent")
@@ -493,6 +494,43 @@ def test_contact_created_from_dataverse_is_a_person_and_prospects_are_ignored(st
     assert len(stack.dataverse.rows("contacts")) == contacts_before
     assert ctx.stores.couplings.get_by_bc("CONTACT", kevin) is None
     assert [e.source_id for e in ctx.stores.sync_errors.list("CONTACT")] == [nancy]  # her first try
+
+
+def _partner_contact(stack: SandboxStack, first: str, last: str) -> tuple[str, str]:
+    """A Dataverse account that is neither a customer nor a vendor, and a contact under it."""
+    account = stack.dataverse.insert("accounts", {"name": f"{last} Partners", "customertypecode": None})
+    contact = stack.dataverse.insert(
+        "contacts",
+        {
+            "firstname": first,
+            "lastname": last,
+            "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})",
+        },
+    )
+    return str(account["accountid"]), str(contact["contactid"])
+
+
+def test_create_in_bc_of_a_contact_under_a_non_customer_account(stack: SandboxStack) -> None:
+    """BC's TestSynchCRMContactWithNonCustomerCRMAccountParent, through ``create-in-bc``."""
+    account, contact = _partner_contact(stack, "Pat", "Litware")
+    customers_before = len(stack.bc.rows("integrationCustomers"))
+    created = command_json("create-in-bc", "CONTACT", "--crm-id", contact)["created"]
+    assert created["outcome"] == "inserted"
+    person = stack.bc.get("integrationContacts", created["destination_id"])
+    assert (person["type"], person["companyNo"], person["firstName"], person["surname"]) == (
+        "Person",
+        "",
+        "Pat",
+        "Litware",
+    )
+    assert _bc_id(_ctx(), "CONTACT", contact) == created["destination_id"]
+    assert len(stack.bc.rows("integrationCustomers")) == customers_before  # no customer created
+    assert _ctx().stores.couplings.get_by_crm("CUSTOMER", account) is None
+    # a Customer-type parent that is not coupled: BC has no company for the contact
+    refused = run_command(
+        "create-in-bc", "CONTACT", "--crm-id", seed_id("dv", "contact", "Nancy Davolio"), expect=1
+    )
+    assert "The contact cannot be synchronized because the company does not exist." in refused.stderr
 
 
 # -- OPPORTUNITY ------------------------------------------------------------------------------------

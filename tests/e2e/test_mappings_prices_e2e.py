@@ -9,6 +9,7 @@ filters, field mappings, directions and BC's hard-coded hooks.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from azure.storage.queue import QueueClient
@@ -20,6 +21,7 @@ from sync_core.sync.context import SyncContext
 from sync_core.sync.mapping_job import run_mapping_job
 from sync_core.sync.messages import RECORD_QUEUE, RecordMessage
 from sync_core.sync.record_sync import Outcome, RecordSynchronizer
+from sync_core.sync.write_rules import DEFAULT_PRICE_LIST
 from tests.e2e.host import deliver_all, fire_timer, queued
 
 GROUPS = "CUSTPRCGRP-PRICE"
@@ -61,6 +63,14 @@ def _bc(stack: SandboxStack, entity: str, **match: str) -> dict:
 
 def _dv(stack: SandboxStack, entity: str, **match: object) -> list[dict]:
     return [r for r in stack.dataverse.rows(entity) if all(r[k] == v for k, v in match.items())]
+
+
+def _group_prices(stack: SandboxStack, **match: object) -> list[dict]:
+    """Product prices in the price groups' lists (not the products' default price list, whose rows
+    ITEM-PRODUCT writes and which carry the product's number too)."""
+    [default] = _dv(stack, "pricelevels", name=DEFAULT_PRICE_LIST)
+    rows = _dv(stack, "productpricelevels", **match)
+    return [r for r in rows if r["_pricelevelid_value"] != default["pricelevelid"]]
 
 
 def _crm_id(ctx: SyncContext, mapping: str, bc_id: str) -> str:
@@ -306,7 +316,7 @@ def test_prices_in_two_currencies_fail_the_price_list_with_bcs_testfield_message
 
 
 def test_sales_prices_of_price_groups_map_to_product_prices_with_units_and_currencies(
-    stack: SandboxStack, ctx: SyncContext
+    stack: SandboxStack, ctx: SyncContext, dv_writes: list[tuple[str, str, Any]]
 ) -> None:
     _sync_dependencies(stack, ctx)
     _sync_groups(stack, ctx)
@@ -342,7 +352,11 @@ def test_sales_prices_of_price_groups_map_to_product_prices_with_units_and_curre
         )
         assert row["_pricelevelid_value"] == _crm_id(ctx, GROUPS, group["id"])
         assert row["_productid_value"] == _crm_id(ctx, "ITEM-PRODUCT", item["id"])
+        # read-only in Dataverse: filled from the product, never sent
         assert row["productnumber"] == price["itemNo"]
+        assert (
+            row["productnumber"] == stack.dataverse.get("products", row["_productid_value"])["productnumber"]
+        )
         assert row["amount"] == price["unitPrice"]
         assert row["pricingmethodcode"] == 1  # Currency Amount
         assert row["_transactioncurrencyid_value"] == currency
@@ -355,8 +369,10 @@ def test_sales_prices_of_price_groups_map_to_product_prices_with_units_and_curre
         schedule = stack.dataverse.get("uomschedules", row["_uomscheduleid_value"])
         assert schedule["name"] == f"NAV {unit}"
         assert stack.dataverse.get("uoms", row["_uomid_value"])["name"] == unit
-    [export_price] = _dv(stack, "productpricelevels", productnumber="1928-S")
+    [export_price] = _group_prices(stack, productnumber="1928-S")
     assert export_price["_transactioncurrencyid_value"] == _currency_id(stack, "EUR")
+    price_writes = [body for _, entity, body in dv_writes if entity == "productpricelevels"]
+    assert len(price_writes) >= 7 and not [b for b in price_writes if "productnumber" in b]
 
 
 def test_a_price_of_an_uncoupled_item_or_price_group_fails_with_bcs_message(
@@ -376,8 +392,8 @@ def test_a_price_of_an_uncoupled_item_or_price_group_fails_with_bcs_message(
     )
     assert errors[no_group["id"]].message == "Sales Code VIP must be coupled to a record in Dataverse."
     assert errors[no_group["id"]].field == "_pricelevelid_value" and GROUPS in errors[no_group["id"]].remedy
-    assert not _dv(stack, "productpricelevels", productnumber="1908-S")
-    assert len(_dv(stack, "productpricelevels", productnumber="1896-S")) == 2  # RETAIL and WHOLESALE only
+    assert not _group_prices(stack, productnumber="1908-S")
+    assert len(_group_prices(stack, productnumber="1896-S")) == 2  # RETAIL and WHOLESALE only
     assert all(ctx.stores.couplings.get_by_bc(PRICES, p["id"]) is None for p in (no_item, no_group))
 
     # once the group is coupled, its prices are synchronized again without a change of their own
@@ -395,7 +411,7 @@ def test_a_price_of_an_uncoupled_item_or_price_group_fails_with_bcs_message(
     stack.bc.update("salesPrices", no_item["id"], {"unitPrice": no_item["unitPrice"] + 1})
     _run(stack, "sync_salesprc_prodprice")
     assert _summary(PRICES) == {"inserted": 1}
-    assert [p["amount"] for p in _dv(stack, "productpricelevels", productnumber="1908-S")] == [181.0]
+    assert [p["amount"] for p in _group_prices(stack, productnumber="1908-S")] == [181.0]
 
 
 def test_an_existing_product_price_is_coupled_and_later_runs_write_only_what_changed(
@@ -414,7 +430,6 @@ def test_an_existing_product_price_is_coupled_and_later_runs_write_only_what_cha
             "productid@odata.bind": f"/products({_crm_id(ctx, 'ITEM-PRODUCT', desk['id'])})",
             "uomid@odata.bind": f"/uoms({_base_unit(stack, schedule)['uomid']})",
             "uomscheduleid@odata.bind": f"/uomschedules({schedule})",
-            "productnumber": "1896-S",
             "pricingmethodcode": 1,
             "amount": 999.0,
         },

@@ -370,3 +370,95 @@ def test_state_model_and_locked_orders(api: DataverseApi, dv: DataverseEmulator)
         headers={"Prefer": "return=representation"},
     ).json()
     assert (product["statecode"], product["statuscode"]) == (2, 0)
+
+
+# -- columns Dataverse fills itself or accepts on update only ---------------------------------------
+
+
+def _product(dv: DataverseEmulator, number: str) -> str:
+    return dv.insert("products", {"name": f"Product {number}", "productnumber": number})["productid"]
+
+
+def _price_body(dv: DataverseEmulator, product_id: str) -> dict[str, Any]:
+    unit = next(u for u in dv.rows("uoms") if u["_uomscheduleid_value"] == dv.ids["unit_group"])
+    return {
+        "pricelevelid@odata.bind": f"/pricelevels({dv.ids['price_list']})",
+        "productid@odata.bind": f"/products({product_id})",
+        "uomid@odata.bind": f"/uoms({unit['uomid']})",
+        "pricingmethodcode": 1,
+        "amount": 10.0,
+    }
+
+
+def test_product_price_number_is_read_only_and_copied_from_the_product(
+    api: DataverseApi, dv: DataverseEmulator
+) -> None:
+    desk, chair = _product(dv, "1896-S"), _product(dv, "1900-S")
+    refused = api.post("productpricelevels", json={**_price_body(dv, desk), "productnumber": "1896-S"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "0x80060888"
+    assert "'productnumber' is read-only" in refused.json()["error"]["message"]
+    assert dv.rows("productpricelevels") == []  # nothing created
+    created = api.post(
+        "productpricelevels", json=_price_body(dv, desk), headers={"Prefer": "return=representation"}
+    )
+    assert created.status_code == 201 and created.json()["productnumber"] == "1896-S"
+    url = f"productpricelevels({created.json()['productpricelevelid']})"
+    patched = api.patch(url, json={"productnumber": "OTHER"}, headers={"If-Match": "*"})
+    assert patched.status_code == 400 and "'productnumber'" in patched.json()["error"]["message"]
+    moved = api.patch(url, json={"productid@odata.bind": f"/products({chair})"}, headers={"If-Match": "*"})
+    assert moved.status_code == 204
+    assert api.get(url).json()["productnumber"] == "1900-S"  # follows the product
+
+
+def test_invoice_totals_are_valid_for_update_only(api: DataverseApi, dv: DataverseEmulator) -> None:
+    refused = api.post("invoices", json={"name": "INV", "totalamount": 120.0})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == {
+        "code": "0x80040203",
+        "message": "The 'totalamount' attribute of 'invoice' is not valid for create.",
+    }
+    assert dv.rows("invoices") == []
+    created = api.post("invoices", json={"name": "INV"}, headers={"Prefer": "return=representation"})
+    assert created.status_code == 201 and created.json()["totalamount"] is None
+    url = f"invoices({created.json()['invoiceid']})"
+    body = {"totalamount": 120.0, "totalamountlessfreight": 100.0}
+    assert api.patch(url, json=body, headers={"If-Match": "*"}).status_code == 204
+    assert api.get(url).json()["totalamount"] == 120.0
+    # the invoice number is valid for create only
+    number = created.json()["invoicenumber"]
+    renumbered = api.patch(url, json={"invoicenumber": "X-1"}, headers={"If-Match": "*"})
+    assert renumbered.status_code == 400 and "not valid for update" in renumbered.json()["error"]["message"]
+    assert api.get(url).json()["invoicenumber"] == number
+
+
+def test_detail_line_amounts_are_computed_on_create_and_its_product_number_copied(
+    api: DataverseApi, dv: DataverseEmulator
+) -> None:
+    desk = _product(dv, "1896-S")
+    invoice = dv.insert("invoices", {"name": "INV"})["invoiceid"]
+    unit = _price_body(dv, desk)["uomid@odata.bind"]
+    line = {
+        "invoiceid@odata.bind": f"/invoices({invoice})",
+        "productid@odata.bind": f"/products({desk})",
+        "uomid@odata.bind": unit,
+        "quantity": 2,
+        "priceperunit": 5.0,
+    }
+    for name in ("baseamount", "extendedamount", "volumediscountamount"):
+        refused = api.post("invoicedetails", json={**line, name: 1.0})
+        assert refused.status_code == 400
+        assert (
+            refused.json()["error"]["message"]
+            == f"The '{name}' attribute of 'invoicedetail' is not valid for create."
+        )
+    assert dv.rows("invoicedetails") == []
+    created = api.post("invoicedetails", json=line, headers={"Prefer": "return=representation"}).json()
+    assert (created["baseamount"], created["extendedamount"], created["productnumber"]) == (
+        10.0,
+        10.0,
+        "1896-S",
+    )
+    url = f"invoicedetails({created['invoicedetailid']})"
+    assert api.patch(url, json={"baseamount": 9.5}, headers={"If-Match": "*"}).status_code == 204
+    assert api.get(url).json()["baseamount"] == 9.5
+    assert api.patch(url, json={"productnumber": "X"}, headers={"If-Match": "*"}).status_code == 400

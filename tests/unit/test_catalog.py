@@ -96,6 +96,18 @@ def test_extra_directory_adds_a_mapping_without_engine_code(tmp_path: Path) -> N
             ('crm_field = "name"', 'crm_field = "_x_value"\nlookup = "UNIT OF MEASURE"\nbase_unit = true'),
             "base_unit needs direction to-dataverse",
         ),
+        (  # BC's ExternalAccess vocabulary only
+            ('crm_field = "name"', 'crm_field = "name"\ncrm_access = "sometimes"'),
+            "fields[0]: crm_access must be one of full, insert, modify (or empty), not 'sometimes'",
+        ),
+        (
+            ('crm_field = "name"', 'crm_field = "name"\ndirection = "to-bc"\ncrm_access = "insert"'),
+            "fields[0]: crm_access insert needs a field that is written to Dataverse",
+        ),
+        (
+            ('crm_field = "name"', 'crm_field = "name"\ncrm_access = "modify"\non_insert_only = true'),
+            "fields[0]: crm_access modify contradicts on_insert_only",
+        ),
     ],
 )
 def test_invalid_mapping_files_are_load_errors(tmp_path: Path, change, message) -> None:
@@ -107,6 +119,18 @@ def test_invalid_mapping_files_are_load_errors(tmp_path: Path, change, message) 
     with pytest.raises(CatalogError, match=re.escape(message)) as info:
         load_catalog([_write(tmp_path, text)])
     assert "m.toml [TEST]" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("access", "on_create", "on_update"),
+    [("", True, True), ("full", True, True), ("insert", True, False), ("modify", False, True)],
+)
+def test_crm_access_says_when_a_value_is_sent(
+    tmp_path: Path, access: str, on_create: bool, on_update: bool
+) -> None:
+    text = GOOD.replace('crm_field = "name"', f'crm_field = "name"\ncrm_access = "{access}"')
+    [field] = load_catalog([_write(tmp_path, text)], include_defaults=False).get("TEST").fields
+    assert (field.crm_access, field.sent_on_create, field.sent_on_update) == (access, on_create, on_update)
 
 
 def test_field_direction_contradicting_mapping_direction(tmp_path: Path) -> None:

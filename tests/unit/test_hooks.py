@@ -329,6 +329,27 @@ def test_a_new_contact_from_dataverse_belongs_to_its_accounts_customer_company()
     assert hook(context("acc-9", inserting=False), {"surname": "Doe"}) == {"surname": "Doe"}  # insert only
 
 
+def test_a_contact_under_an_account_that_is_neither_customer_nor_vendor_has_no_company() -> None:
+    """BC's TestSynchCRMContactWithNonCustomerCRMAccountParent: a person, no company, no customer."""
+    import dataclasses
+
+    accounts = {"prospect": {"customertypecode": None}, "partner": {"customertypecode": 5}}
+    accounts |= {"customer": {"customertypecode": 3}, "vendor": {"customertypecode": 11}}
+
+    def context(account: str) -> HookContext:
+        base = ctx("to-bc", {"_parentcustomerid_value": account}, inserting=True)
+        return dataclasses.replace(
+            base, coupled_bc=lambda mapping, crm_id: None, crm_row=lambda entity, i: accounts.get(i)
+        )
+
+    hook = HOOKS["contact-company-from-account"]
+    for account in ("prospect", "partner"):
+        assert hook(context(account), {"surname": "Doe"}) == {"surname": "Doe", "companyNo": ""}
+    for account in ("customer", "vendor", "missing"):  # not coupled: BC has no company for it
+        with pytest.raises(MappingError, match="the company does not exist"):
+            hook(context(account), {})
+
+
 def test_contacts_from_dataverse_are_persons() -> None:
     assert run("contact-type-person", ctx("to-bc", {}), {"surname": "Hill"}) == {
         "surname": "Hill",

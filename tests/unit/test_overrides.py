@@ -91,14 +91,25 @@ def test_as_dict_shows_only_what_is_set() -> None:
     assert MappingOverrides().as_dict() == {}
 
 
-def test_effective_catalog_applies_stored_settings_within_its_ttl() -> None:
-    store = MemoryMappingSettingsStore()
-    now = [0.0]
-    catalog = EffectiveCatalog(Catalog([MAPPING]), store, ttl_seconds=30, monotonic=lambda: now[0])
+class CountingStore(MemoryMappingSettingsStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def all(self):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().all()
+
+
+def test_effective_catalog_reads_every_setting_once_and_a_new_one_sees_changes() -> None:
+    store = CountingStore()
+    catalog = EffectiveCatalog(Catalog([MAPPING]), store)
+    assert store.reads == 0  # nothing read until a mapping is asked for
     assert catalog.get("CUSTOMER").synch_only_coupled is True
     store.save("CUSTOMER", MappingOverrides(synch_only_coupled=False))
-    assert catalog.get("CUSTOMER").synch_only_coupled is True  # cached
-    now[0] = 31.0
-    assert catalog.get("CUSTOMER").synch_only_coupled is False
-    assert [m.synch_only_coupled for m in catalog] == [False]
-    assert catalog.names() == ["CUSTOMER"]
+    assert catalog.get("CUSTOMER").synch_only_coupled is True  # one job's or message's view
+    assert store.reads == 1
+    fresh = EffectiveCatalog(Catalog([MAPPING]), store)  # the next job or message
+    assert fresh.get("CUSTOMER").synch_only_coupled is False
+    assert [m.synch_only_coupled for m in fresh] == [False]
+    assert fresh.names() == ["CUSTOMER"] and store.reads == 2

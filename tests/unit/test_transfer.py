@@ -8,7 +8,14 @@ from sync_core.errors import MappingError
 from sync_core.mapping.catalog import default_catalog
 from sync_core.mapping.hooks import HookContext, currency_exchange_rate
 from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
-from sync_core.mapping.transfer import changed_values, map_values, match_filter, write_names
+from sync_core.mapping.transfer import (
+    after_insert_values,
+    changed_values,
+    map_values,
+    match_filter,
+    writable_values,
+    write_names,
+)
 from sync_core.mapping.transforms import resolve, values_equal
 from sync_core.systems.ports import Record
 
@@ -73,6 +80,20 @@ def test_lookup_write_names_and_constants() -> None:
     assert map_values(
         mapping, "to-bc", {"_transactioncurrencyid_value": "g", "accountnumber": "9"}, inserting=True
     ) == {"currencyId": "g", "number": "9"}
+
+
+def test_writable_values_follow_crm_access() -> None:
+    invoice = default_catalog().get("POSTEDSALESINV-INV")
+    values = {"invoicenumber": "103001", "totalamount": 12.5, "totalamountlessfreight": 10.0, "name": "x"}
+    assert writable_values(invoice, values, creating=True) == {"invoicenumber": "103001", "name": "x"}
+    assert writable_values(invoice, values, creating=False) == {
+        "totalamount": 12.5,
+        "totalamountlessfreight": 10.0,
+        "name": "x",  # not a field mapping (a hook's value): kept
+    }
+    assert after_insert_values(invoice, values) == {"totalamount": 12.5, "totalamountlessfreight": 10.0}
+    assert writable_values(invoice, values, creating=False, direction="to-bc") == values
+    assert writable_values(CURRENCY, {"isocurrencycode": "EUR"}, creating=False) == {"isocurrencycode": "EUR"}
 
 
 def test_match_filter_quotes_and_needs_values() -> None:

@@ -18,6 +18,7 @@ from sync_core.errors import ConfigError
 from sync_core.mapping.hooks import HOOKS
 from sync_core.mapping.model import (
     WRITE_RULES,
+    CrmAccess,
     DeletionConflictResolution,
     FieldMapping,
     IntegrationTableMapping,
@@ -71,6 +72,7 @@ _FIELD_KEYS = {
     "clear_on_failed",
     "not_null",
     "base_unit",
+    "crm_access",
 }
 
 
@@ -127,7 +129,23 @@ def _field(where: str, data: Mapping[str, Any], mapping_direction: str) -> Field
         resolve(data.get("transform", ""))
     except ValueError as exc:
         raise CatalogError(f"{where}: {exc}") from None
+    _check_crm_access(where, data, direction)
     return FieldMapping(**{**data, "direction": direction})
+
+
+def _check_crm_access(where: str, data: Mapping[str, Any], direction: str) -> None:
+    """``crm_access`` is BC's ExternalAccess: only for a value written to Dataverse."""
+    access = data.get("crm_access", "")
+    if access not in get_args(CrmAccess):
+        raise CatalogError(
+            f"{where}: crm_access must be one of full, insert, modify (or empty), not {access!r}"
+        )
+    if access in ("", "full"):
+        return
+    if direction == "to-bc":
+        raise CatalogError(f"{where}: crm_access {access} needs a field that is written to Dataverse")
+    if access == "modify" and data.get("on_insert_only"):
+        raise CatalogError(f"{where}: crm_access modify contradicts on_insert_only (never sent on create)")
 
 
 def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:

@@ -1,7 +1,7 @@
 """The Azure Functions app (v2 programming model): registers the blueprints, nothing else.
 
 No settings are read and no client is built here; ``app.get_functions()`` indexes with an empty
-environment. The use-cases build their services on first call (``sync_core.wiring``).
+environment. The use-cases build their services on first call (``sync_core.app.wiring``).
 """
 
 import azure.functions as func

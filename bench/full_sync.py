@@ -121,7 +121,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         tracemalloc.start()
     import function_app
     from sandbox.runner import LocalRunner
-    from sync_core import usecases_full_sync as full_sync
+    from sync_core.app import full_sync
 
     with LocalRunner(function_app.app, host_json=_host()) as runner:
         started = time.perf_counter()

@@ -6,8 +6,8 @@ They live under ``/api/manage/``: the Functions host reserves every route that s
 
 import azure.functions as func
 
-from sync_core.admin_http import list_errors, list_jobs, list_mappings, mapping_action, mapping_set
-from sync_core.usecases import HttpResult
+from sync_core.app.http import HttpResult
+from sync_core.app.manage import list_errors, list_jobs, list_mappings, mapping_action, mapping_set
 
 ROUTE_BASE = "manage"
 

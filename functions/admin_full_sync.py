@@ -11,8 +11,8 @@ with ``admin``.
 import azure.functions as func
 
 from functions.admin import ROUTE_BASE
-from sync_core.usecases import HttpResult
-from sync_core.usecases_full_sync import http_restart, http_start, http_status
+from sync_core.app.full_sync import http_restart, http_start, http_status
+from sync_core.app.http import HttpResult
 
 bp = func.Blueprint()
 

@@ -2,7 +2,8 @@
 
 import azure.functions as func
 
-from sync_core.usecases import HttpResult, health, receive_dataverse_webhook
+from sync_core.app.http import HttpResult
+from sync_core.app.usecases import health, receive_dataverse_webhook
 
 bp = func.Blueprint()
 

@@ -2,8 +2,8 @@
 
 import azure.functions as func
 
+from sync_core.app.usecases import process_record_message
 from sync_core.sync.messages import RECORD_QUEUE
-from sync_core.usecases import process_record_message
 
 bp = func.Blueprint()
 

@@ -9,9 +9,9 @@ import os
 
 import azure.functions as func
 
+from sync_core.app.usecases import run_mapping_timer
 from sync_core.mapping.catalog import default_catalog
 from sync_core.settings import DEFAULT_SCHEDULE, schedule_setting_name
-from sync_core.usecases import run_mapping_timer
 
 bp = func.Blueprint()
 

@@ -74,7 +74,7 @@ def _health(runner: Any, key: str) -> None:
 
 
 def _scenario(stack: SandboxStack, runner: Any, key: str) -> None:
-    from sync_core.wiring import services
+    from sync_core.app.wiring import services
 
     svc = services()
     _health(runner, key)
@@ -101,7 +101,7 @@ def main() -> int:
         with environment(stack.settings()):
             import function_app
             from sandbox.runner import LocalRunner
-            from sync_core import wiring
+            from sync_core.app import wiring
 
             wiring.reset()
             runner = LocalRunner(function_app.app, host_json=ROOT / "host.json", function_key=key)

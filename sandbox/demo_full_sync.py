@@ -60,8 +60,8 @@ class Progress:
 
 
 def run(runner: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from sync_core import usecases_full_sync as full_sync
-    from sync_core.wiring import services
+    from sync_core.app import full_sync
+    from sync_core.app.wiring import services
 
     catalog = services().catalog
     match = {m: attrs for m, attrs in DEMO_MATCH.items() if m in catalog.names()}
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         with environment(stack.settings()):
             import function_app
             from sandbox.runner import LocalRunner
-            from sync_core import wiring
+            from sync_core.app import wiring
             from sync_core.sync import full_sync_lines
 
             wiring.reset()

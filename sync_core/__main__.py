@@ -1,5 +1,5 @@
 import sys
 
-from sync_core.cli import main
+from sync_core.app.cli import main
 
 sys.exit(main())

@@ -18,6 +18,7 @@ from sync_core.errors import ConfigError
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 DEFAULT_SCHEDULE = "0 */30 * * * *"  # BC's default: every 30 minutes
+MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount: the last attempt before poison
 
 REQUIRED = (
     "AzureWebJobsStorage",

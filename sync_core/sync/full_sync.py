@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
 
-from sync_core.errors import ConfigError, ConflictError, NotFoundError, TransientError
+from sync_core.errors import ConflictError, DataError, NotFoundError, TransientError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.common import empty_counts
 from sync_core.state.full_sync_review import (
@@ -45,6 +45,7 @@ from sync_core.sync.full_sync_plan import (
     ReviewState,
     SideSample,
     dependencies_met,
+    known_mapping,
     recommend,
     review_mappings,
     review_state,
@@ -141,8 +142,8 @@ def start_full_sync(
     ``match`` chooses the Dataverse attributes a "Couple Records" line matches on.
     """
     chosen = [ctx.mapping(m.name) for m in review_mappings(ctx.catalog, mappings)]  # effective settings
-    overrides = {ctx.catalog.get(name).name for name in recommend_full_sync}
-    criteria = {ctx.catalog.get(name).name: tuple(attrs) for name, attrs in (match or {}).items()}
+    overrides = {known_mapping(ctx.catalog, name).name for name in recommend_full_sync}
+    criteria = {known_mapping(ctx.catalog, name).name: tuple(a) for name, a in (match or {}).items()}
     current = review_store.current()
     _refuse_if_running(review_store, current.run_id)
     started = ctx.clock()
@@ -233,7 +234,7 @@ def restart_full_sync(
     names = {li.mapping for li in lines}
     unknown = sorted(set(mappings or ()) - names)
     if unknown:
-        raise ConfigError(f"not in full synchronization {review.run_id}: {', '.join(unknown)}")
+        raise DataError(f"not in full synchronization {review.run_id}: {', '.join(unknown)}")
     chosen = [li for li in lines if not mappings or li.mapping in mappings]
     restarted = [li.mapping for li in chosen if _restart_line(review_store, li)]
     started = start_ready_lines(FullSync(ctx, review_store, control_queue), review.run_id)

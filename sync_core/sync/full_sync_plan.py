@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sync_core.errors import ConfigError
-from sync_core.mapping.catalog import Catalog
+from sync_core.errors import ConfigError, DataError
+from sync_core.mapping.catalog import Catalog, CatalogError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.full_sync_review import (
     COUPLE_RECORDS,
@@ -100,16 +100,24 @@ def review_mappings(catalog: Catalog, selected: Sequence[str] | None = None) -> 
 
     Excluded as BC does: mappings with ``in_full_sync = false`` and child mappings (synced with
     their parent). ``selected`` narrows the review to those mappings (an unknown name or an
-    excluded one is a ConfigError).
+    excluded one is a DataError: the request is wrong).
     """
     candidates = [m for m in catalog if m.in_full_sync and not m.parent]
     if selected:
-        wanted = {catalog.get(name).name for name in selected}
+        wanted = {known_mapping(catalog, name).name for name in selected}
         excluded = sorted(wanted - {m.name for m in candidates})
         if excluded:
-            raise ConfigError(f"not part of a full synchronization: {', '.join(excluded)}")
+            raise DataError(f"not part of a full synchronization: {', '.join(excluded)}")
         candidates = [m for m in candidates if m.name in wanted]
     return dependency_order(candidates)
+
+
+def known_mapping(catalog: Catalog, name: str) -> IntegrationTableMapping:
+    """A mapping an operator named; an unknown name is a DataError listing the known ones."""
+    try:
+        return catalog.get(name)
+    except CatalogError as exc:
+        raise DataError(exc.message) from None
 
 
 def _priority(mapping: IntegrationTableMapping) -> tuple[int, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.odata.protocol import Request, Response
 from sandbox.stack import SandboxStack, environment, start_stack
-from sync_core import wiring
+from sync_core.app import wiring
 
 
 @pytest.fixture

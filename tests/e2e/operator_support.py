@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core import wiring
-from sync_core.cli import main
+from sync_core.app import wiring
+from sync_core.app.cli import main
+from sync_core.app.wiring import Services
 from sync_core.state.mapping_settings import mapping_settings_store
-from sync_core.wiring import Services
 
 
 def attach_settings(stack: SandboxStack) -> Services:

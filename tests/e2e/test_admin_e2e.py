@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core.wiring import Services
+from sync_core.app.wiring import Services
 from tests.e2e.host import deliver_all, user_functions
 from tests.e2e.operator_support import (
     add_dv_currency,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core.cli import main
+from sync_core.app.cli import main
 from tests.e2e.host import deliver_all
 from tests.e2e.operator_support import attach_settings
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.stack import SandboxStack, environment
-from sync_core import wiring
-from sync_core.wiring import Services
+from sync_core.app import wiring
+from sync_core.app.wiring import Services
 from tests.e2e.host import deliver_all, queued
 from tests.e2e.operator_support import (
     add_dv_currency,

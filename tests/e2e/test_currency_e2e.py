@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core import wiring
+from sync_core.app import wiring
 from tests.e2e.host import deliver_all, fire_timer
 
 EXPECTED_SYNCED = {"CAD", "DKK", "EUR", "GBP"}

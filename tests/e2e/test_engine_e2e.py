@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.stack import SandboxStack, environment
-from sync_core import wiring
+from sync_core.app import wiring
 from sync_core.mapping.catalog import Catalog
 from sync_core.sync.context import SyncContext
 from sync_core.sync.mapping_job import run_mapping_job

@@ -17,8 +17,7 @@ import pytest
 from azure.functions.queue import QueueMessage
 
 from sandbox.stack import SandboxStack
-from sync_core import usecases_full_sync as full_sync
-from sync_core import wiring
+from sync_core.app import full_sync, wiring
 from sync_core.errors import ConflictError
 from sync_core.state.queues import queue_client
 from sync_core.sync import full_sync_lines

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from sandbox.stack import SandboxStack, environment
-from sync_core import wiring
+from sync_core.app import wiring
 from tests.e2e.host import deliver_all, http, queued
 
 URL = "http://localhost/api/webhooks/dataverse"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core import wiring
+from sync_core.app import wiring
 from sync_core.errors import DataError
 from sync_core.sync.context import SyncContext
 from sync_core.sync.couplings import uncouple

@@ -16,7 +16,7 @@ import json
 
 from sandbox.seed import seed_id
 from sandbox.stack import SandboxStack
-from sync_core import wiring
+from sync_core.app import wiring
 from sync_core.sync import couplings
 from sync_core.sync.context import SyncContext
 from sync_core.sync.mapping_job import full_scan_query, run_mapping_job

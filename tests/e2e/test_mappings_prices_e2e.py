@@ -16,7 +16,7 @@ from azure.storage.queue import QueueClient
 
 from sandbox.seed_bc import START
 from sandbox.stack import SandboxStack
-from sync_core import wiring
+from sync_core.app import wiring
 from sync_core.sync.context import SyncContext
 from sync_core.sync.mapping_job import run_mapping_job
 from sync_core.sync.messages import RECORD_QUEUE, RecordMessage

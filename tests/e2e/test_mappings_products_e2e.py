@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core import wiring
+from sync_core.app import wiring
 from sync_core.sync.context import SyncContext
 from sync_core.sync.mapping_job import run_mapping_job
 from sync_core.sync.messages import RecordMessage

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core import wiring
+from sync_core.app import wiring
 from tests.e2e.host import deliver_all, fire_timer
 from tests.e2e.operator_support import bc_currency, command_json, dv_currencies, run_command
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core import wiring
+from sync_core.app import wiring
 from sync_core.sync import couplings
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage

@@ -298,7 +298,7 @@ def test_checks_and_window_grow_with_big_jobs(h: Harness) -> None:
 
 
 def test_a_mappings_timer_is_held_while_its_line_is_in_process(h: Harness) -> None:
-    from sync_core.usecases_full_sync import FullSyncDeps, full_sync_running
+    from sync_core.app.full_sync import FullSyncDeps, full_sync_running
 
     deps = FullSyncDeps(h.ctx, h.reviews, h.control)
     assert not full_sync_running("CURRENCY", deps)  # no full synchronization yet

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sync_core import cli
+from sync_core.app import cli
 from sync_core.state.ports import SyncErrorEntry
 from sync_core.state.stores import memory_stores
 from tests.unit.test_function_app_index import _index

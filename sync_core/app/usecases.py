@@ -6,12 +6,15 @@ plain values; services come from ``wiring.services()`` unless a test passes its 
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
+from sync_core.app.full_sync import full_sync_running
+from sync_core.app.health import run_checks
+from sync_core.app.http import HttpResult
+from sync_core.app.wiring import services
 from sync_core.errors import ConfigError, SyncError, TransientError
+from sync_core.settings import MAX_DEQUEUE_COUNT
 from sync_core.state.ports import JobRun, SyncErrorEntry
 from sync_core.sync.context import SyncContext
 from sync_core.sync.job_queue import run_scheduled
@@ -19,20 +22,8 @@ from sync_core.sync.messages import RecordMessage
 from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 from sync_core.sync.webhook_intake import enqueue_dataverse_event
 from sync_core.webhooks.dataverse import WebhookError, authenticate, parse
-from sync_core.wiring import services
 
 log = logging.getLogger(__name__)
-
-MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount
-
-
-@dataclass(frozen=True)
-class HttpResult:
-    status: int
-    body: dict[str, Any] = field(default_factory=dict)
-
-    def json(self) -> str:
-        return json.dumps(self.body, separators=(",", ":"), default=str)
 
 
 def _context(ctx: SyncContext | None) -> SyncContext:
@@ -46,8 +37,6 @@ def run_mapping_timer(
         log.info("%s: timer is past due; running now", mapping)
     if ctx is not None:
         return run_scheduled(ctx, mapping)
-    from sync_core.usecases_full_sync import full_sync_running  # it imports this module
-
     return run_scheduled(_context(ctx), mapping, full_sync_running=full_sync_running)
 
 
@@ -100,8 +89,6 @@ def receive_dataverse_webhook(
 
 def health(*, check: Any = None) -> HttpResult:
     """Storage reachable, settings valid, both APIs' sign-in working. Never shows a secret."""
-    from sync_core.health import run_checks  # local import keeps this module light
-
     try:
         report = (check or run_checks)()
     except ConfigError as exc:

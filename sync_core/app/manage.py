@@ -8,88 +8,27 @@ mapping, record or coupling, 409 when refused (records' state, or the record fai
 
 from __future__ import annotations
 
-import json
-import logging
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sync_core.errors import (
-    ConfigError,
-    ConflictError,
-    DataError,
-    NotFoundError,
-    SyncError,
-    TransientError,
-)
-from sync_core.operations import (
-    error_rows,
-    job_rows,
-    mapping_rows,
-    plain,
-    set_mapping,
-    settings_store,
-)
+from sync_core.app.http import BadRequest, HttpResult, answer, flag, guid, json_body
+from sync_core.app.operations import error_rows, job_rows, mapping_rows, plain, run_now, set_mapping
+from sync_core.app.wiring import Services, services
 from sync_core.sync import couplings
-from sync_core.sync.command_support import mapping_of
-from sync_core.sync.mapping_job import run_mapping_job
-from sync_core.usecases import HttpResult
-from sync_core.wiring import Services, services
 
-log = logging.getLogger(__name__)
-
-MAX_BODY = 64 * 1024
 DIRECTIONS = ("to-dataverse", "to-bc")
-
-
-class BadRequest(Exception):
-    """The request itself is wrong (400); the message says how."""
 
 
 def _svc(svc: Services | None) -> Services:
     return svc or services()
 
 
-def _body(raw: bytes, allowed: set[str]) -> dict[str, Any]:
-    if len(raw) > MAX_BODY:
-        raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise BadRequest(f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-    return data
-
-
-def _guid(data: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise BadRequest(f"{name} is required")
-        return None
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise BadRequest(f"{name} must be a GUID") from None
-
-
-def _flag(data: Mapping[str, Any], name: str) -> bool:
-    value = data.get(name, False)
-    if not isinstance(value, bool):
-        raise BadRequest(f"{name} must be true or false")
-    return value
-
-
 def _selection(data: Mapping[str, Any], *, allow_all: bool = True) -> dict[str, Any]:
-    chosen = {"bc_id": _guid(data, "bc_id"), "crm_id": _guid(data, "crm_id")}
-    chosen["all"] = _flag(data, "all") if allow_all else False
+    chosen = {"bc_id": guid(data, "bc_id"), "crm_id": guid(data, "crm_id")}
+    chosen["all"] = flag(data, "all") if allow_all else False
     if sum(1 for v in chosen.values() if v) != 1:
-        names = "bc_id, crm_id or all: true" if allow_all else "bc_id or crm_id"
-        raise BadRequest(f"name exactly one of {names}")
+        which = "bc_id, crm_id or all: true" if allow_all else "bc_id or crm_id"
+        raise BadRequest(f"name exactly one of {which}")
     return chosen
 
 
@@ -97,31 +36,31 @@ def _selection(data: Mapping[str, Any], *, allow_all: bool = True) -> dict[str, 
 
 
 def _couple(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    data = _body(raw, {"bc_id", "crm_id"})
-    bc_id, crm_id = _guid(data, "bc_id", required=True), _guid(data, "crm_id", required=True)
+    data = json_body(raw, {"bc_id", "crm_id"})
+    bc_id, crm_id = guid(data, "bc_id", required=True), guid(data, "crm_id", required=True)
     result = couplings.couple(svc.sync_context(), mapping, bc_id or "", crm_id or "")
     return HttpResult(200, {"coupling": plain(result)})
 
 
 def _uncouple(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    chosen = _selection(_body(raw, {"bc_id", "crm_id", "all"}))
+    chosen = _selection(json_body(raw, {"bc_id", "crm_id", "all"}))
     return HttpResult(200, {"uncoupled": plain(couplings.uncouple(svc.sync_context(), mapping, **chosen))})
 
 
 def _create_in_dataverse(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    bc_id = _guid(_body(raw, {"bc_id"}), "bc_id", required=True)
+    bc_id = guid(json_body(raw, {"bc_id"}), "bc_id", required=True)
     result = couplings.create_in_dataverse(svc.sync_context(), mapping, bc_id or "")
     return HttpResult(200, {"created": plain(result)})
 
 
 def _create_in_bc(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    crm_id = _guid(_body(raw, {"crm_id"}), "crm_id", required=True)
+    crm_id = guid(json_body(raw, {"crm_id"}), "crm_id", required=True)
     result = couplings.create_in_bc(svc.sync_context(), mapping, crm_id or "")
     return HttpResult(200, {"created": plain(result)})
 
 
 def _sync_now(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    data = _body(raw, {"bc_id", "crm_id", "direction"})
+    data = json_body(raw, {"bc_id", "crm_id", "direction"})
     chosen = _selection(data, allow_all=False)
     if data.get("direction") not in DIRECTIONS:
         raise BadRequest(f"direction must be one of {', '.join(DIRECTIONS)}")
@@ -144,32 +83,27 @@ def _match_attrs(value: Any) -> list[str]:
 
 def _match_couple(svc: Services, mapping: str, raw: bytes) -> HttpResult:
     flags = ("case_sensitive", "create_new", "sync_after", "dry_run")
-    data = _body(raw, {"match", *flags})
-    options = {name: _flag(data, name) for name in flags}
+    data = json_body(raw, {"match", *flags})
+    options = {name: flag(data, name) for name in flags}
     result = couplings.match_couple(svc.sync_context(), mapping, _match_attrs(data.get("match")), **options)
     return HttpResult(202 if result.enqueued else 200, {"match_couple": plain(result)})
 
 
 def _restore(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    chosen = _selection(_body(raw, {"bc_id", "crm_id", "all"}))
+    chosen = _selection(json_body(raw, {"bc_id", "crm_id", "all"}))
     result = couplings.restore(svc.sync_context(), mapping, **chosen)
     return HttpResult(202 if result.enqueued else 200, {"restore": plain(result)})
 
 
 def _retry(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    chosen = _selection(_body(raw, {"bc_id", "crm_id", "all"}))
+    chosen = _selection(json_body(raw, {"bc_id", "crm_id", "all"}))
     result = couplings.retry(svc.sync_context(), mapping, **chosen)
     return HttpResult(202 if result.enqueued else 200, {"retry": plain(result)})
 
 
 def _run(svc: Services, mapping: str, raw: bytes) -> HttpResult:
-    _body(raw, set())
-    ctx = svc.sync_context()
-    runs = run_mapping_job(ctx, mapping_of(ctx, mapping).name, trigger="command")
-    jobs = [
-        {"job_id": r.job_id, "direction": r.direction, "read": r.read, "enqueued": r.enqueued} for r in runs
-    ]
-    return HttpResult(202, {"jobs": jobs})
+    json_body(raw, set())
+    return HttpResult(202, {"jobs": run_now(svc.sync_context(), mapping)})
 
 
 ACTIONS: dict[str, Callable[[Services, str, bytes], HttpResult]] = {
@@ -188,40 +122,11 @@ ACTIONS: dict[str, Callable[[Services, str, bytes], HttpResult]] = {
 # -- entry points -----------------------------------------------------------------------------------
 
 
-def _answer(call: Callable[[], HttpResult]) -> HttpResult:
-    """Run ``call`` and turn refusals into their HTTP status, with the reason (and remedy)."""
-    try:
-        return call()
-    except BadRequest as exc:
-        return HttpResult(400, {"error": str(exc)})
-    except SyncError as exc:
-        status = _status(exc)
-        log.log(
-            logging.WARNING if status >= 500 else logging.INFO, "admin request refused (%d): %s", status, exc
-        )
-        body = {"error": exc.message}
-        if exc.remedy:
-            body["remedy"] = exc.remedy
-        return HttpResult(status, body)
-
-
-def _status(exc: SyncError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, ConflictError):
-        return 409
-    if isinstance(exc, DataError):
-        return 400
-    if isinstance(exc, TransientError):
-        return 503
-    return 500 if isinstance(exc, ConfigError) else 409
-
-
 def mapping_action(mapping: str, action: str, body: bytes, *, svc: Services | None = None) -> HttpResult:
     handler = ACTIONS.get(action)
     if handler is None:
         return HttpResult(404, {"error": f"unknown action {action!r} (known: {', '.join(ACTIONS)})"})
-    return _answer(lambda: handler(_svc(svc), mapping, body))
+    return answer(lambda: handler(_svc(svc), mapping, body))
 
 
 def _mapping_set(svc: Services, mapping: str, raw: bytes) -> HttpResult:
@@ -232,7 +137,7 @@ def _mapping_set(svc: Services, mapping: str, raw: bytes) -> HttpResult:
         "table_filter",
         "integration_table_filter",
     )
-    data = _body(raw, {*scalars, "enable_fields", "disable_fields"})
+    data = json_body(raw, {*scalars, "enable_fields", "disable_fields"})
     if not isinstance(data.get("synch_only_coupled", False), bool):
         raise BadRequest("synch_only_coupled must be true or false")
     for name in ("table_filter", "integration_table_filter", *scalars[:2]):
@@ -246,7 +151,7 @@ def _mapping_set(svc: Services, mapping: str, raw: bytes) -> HttpResult:
         lists[name] = tuple(value)
     row = set_mapping(
         svc.catalog,
-        settings_store(svc),  # type: ignore[arg-type]
+        svc.mapping_settings,
         mapping,
         enable=lists["enable_fields"],
         disable=lists["disable_fields"],
@@ -256,15 +161,15 @@ def _mapping_set(svc: Services, mapping: str, raw: bytes) -> HttpResult:
 
 
 def mapping_set(mapping: str, body: bytes, *, svc: Services | None = None) -> HttpResult:
-    return _answer(lambda: _mapping_set(_svc(svc), mapping, body))
+    return answer(lambda: _mapping_set(_svc(svc), mapping, body))
 
 
 def list_mappings(*, svc: Services | None = None) -> HttpResult:
     def call() -> HttpResult:
         current = _svc(svc)
-        return HttpResult(200, {"mappings": mapping_rows(current.catalog, settings_store(current))})  # type: ignore[arg-type]
+        return HttpResult(200, {"mappings": mapping_rows(current.catalog, current.mapping_settings)})
 
-    return _answer(call)
+    return answer(call)
 
 
 def _limit(params: Mapping[str, str]) -> int:
@@ -275,7 +180,7 @@ def _limit(params: Mapping[str, str]) -> int:
 
 
 def list_jobs(params: Mapping[str, str], *, svc: Services | None = None) -> HttpResult:
-    return _answer(
+    return answer(
         lambda: HttpResult(
             200, {"jobs": job_rows(_svc(svc).stores.job_log, params.get("mapping") or None, _limit(params))}
         )
@@ -283,7 +188,7 @@ def list_jobs(params: Mapping[str, str], *, svc: Services | None = None) -> Http
 
 
 def list_errors(params: Mapping[str, str], *, svc: Services | None = None) -> HttpResult:
-    return _answer(
+    return answer(
         lambda: HttpResult(
             200,
             {

@@ -18,20 +18,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sync_core import usecases_full_sync as full_sync
-from sync_core.errors import SyncError
-from sync_core.operations import (
+from sync_core.app import full_sync
+from sync_core.app.operations import (
     error_rows,
     job_rows,
     mapping_rows,
     plain,
+    run_now,
     set_mapping,
-    settings_store,
 )
-from sync_core.state.mapping_settings import MappingSettingsStore
+from sync_core.app.wiring import Services, services
+from sync_core.errors import SyncError
 from sync_core.sync import couplings
-from sync_core.sync.command_support import mapping_of
-from sync_core.wiring import Services, services
 
 Command = Callable[[Services, argparse.Namespace], dict[str, Any]]
 
@@ -52,18 +50,14 @@ def guid(text: str) -> str:
 
 
 def cmd_mappings(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
-    return {"mappings": mapping_rows(svc.catalog, settings_store(svc))}  # type: ignore[arg-type]
+    return {"mappings": mapping_rows(svc.catalog, svc.mapping_settings)}
 
 
 def cmd_mapping_set(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
-    return {"mapping": mapping_set(svc, settings_store(svc), args)}  # type: ignore[arg-type]
-
-
-def mapping_set(svc: Services, store: MappingSettingsStore, args: argparse.Namespace) -> dict[str, Any]:
     only = None if args.synch_only_coupled is None else args.synch_only_coupled == "yes"
-    return set_mapping(
+    row = set_mapping(
         svc.catalog,
-        store,
+        svc.mapping_settings,
         args.mapping,
         enable=tuple(args.enable_field or ()),
         disable=tuple(args.disable_field or ()),
@@ -73,17 +67,11 @@ def mapping_set(svc: Services, store: MappingSettingsStore, args: argparse.Names
         table_filter=args.table_filter,
         integration_table_filter=args.integration_table_filter,
     )
+    return {"mapping": row}
 
 
 def cmd_run(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
-    from sync_core.sync.mapping_job import run_mapping_job
-
-    ctx = svc.sync_context()
-    runs = run_mapping_job(ctx, mapping_of(ctx, args.mapping).name, trigger="command")
-    jobs = [
-        {"job_id": r.job_id, "direction": r.direction, "read": r.read, "enqueued": r.enqueued} for r in runs
-    ]
-    return {"jobs": jobs}
+    return {"jobs": run_now(svc.sync_context(), args.mapping)}
 
 
 def cmd_couple(svc: Services, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Builds the real services (HTTP session, sign-in, adapters, stores, queue) lazily, once per worker.
 
-Nothing here runs at import. ``services()`` is cached: one ``requests.Session`` (connection pool),
-one msal confidential client (its token cache serves both scopes) per worker.
+Nothing here runs at import, and nothing else builds a real client. ``services()`` is cached: one
+``requests.Session`` (connection pool), one msal confidential client (its token cache serves both
+scopes) per worker.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from sync_core.mapping.overrides import EffectiveCatalog
 from sync_core.odata.auth import BearerAuth, LazyConfidentialApp, MsalTokenProvider
 from sync_core.odata.client import ODataClient
 from sync_core.settings import Settings, load_settings
+from sync_core.state.full_sync_review import FullSyncReviewStore, full_sync_review_store
 from sync_core.state.mapping_settings import MappingSettingsStore, mapping_settings_store
 from sync_core.state.ports import MessageQueue
 from sync_core.state.queues import AzureMessageQueue
 from sync_core.state.stores import StateStores, table_stores
 from sync_core.sync.context import BcReferenceData, SyncContext
+from sync_core.sync.full_sync_lines import CONTROL_QUEUE
 from sync_core.sync.messages import RECORD_QUEUE
 from sync_core.systems.bc import BcAdapter
 from sync_core.systems.dataverse import DataverseAdapter
@@ -40,6 +43,8 @@ class Services:
     dataverse_tokens: MsalTokenProvider
     reference: BcReferenceData
     mapping_settings: MappingSettingsStore
+    full_sync_review: FullSyncReviewStore
+    control_queue: MessageQueue
 
     def sync_context(self) -> SyncContext:
         """One job run's or message's view: the catalog with the operators' runtime settings as
@@ -82,6 +87,8 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
         dataverse_tokens=dv_tokens,
         reference=BcReferenceData(bc),
         mapping_settings=mapping_settings_store(settings.storage_connection),
+        full_sync_review=full_sync_review_store(settings.storage_connection),
+        control_queue=AzureMessageQueue(settings.storage_connection, CONTROL_QUEUE),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, is_dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sync_core.errors import ConflictError, DataError, NotFoundError
 from sync_core.mapping.catalog import Catalog, CatalogError
@@ -16,6 +16,9 @@ from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.mapping.overrides import MappingOverrides, apply_overrides, merge_overrides
 from sync_core.state.mapping_settings import MappingSettingsStore
 from sync_core.state.ports import JobLogStore, SyncErrorStore
+from sync_core.sync.command_support import mapping_of
+from sync_core.sync.context import SyncContext
+from sync_core.sync.mapping_job import run_mapping_job
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +28,6 @@ SAVE_ATTEMPTS = 3
 def plain(value: Any) -> dict[str, Any]:
     """A result dataclass (or mapping) as a JSON-friendly dict."""
     return asdict(value) if is_dataclass(value) and not isinstance(value, type) else dict(value)
-
-
-class HasMappingSettings(Protocol):
-    mapping_settings: MappingSettingsStore
-
-
-def settings_store(svc: HasMappingSettings) -> MappingSettingsStore:
-    """The deployment's mapping settings store (``Services.mapping_settings``)."""
-    return svc.mapping_settings
 
 
 def mapping_row(m: IntegrationTableMapping, overrides: MappingOverrides | None = None) -> dict[str, Any]:
@@ -102,6 +96,14 @@ def set_mapping(
         log.info("%s: runtime settings now %s", mapping.name, saved.as_dict())
         return mapping_row(effective, saved)
     raise ConflictError(f"the settings of {mapping.name} kept changing; try again")
+
+
+def run_now(ctx: SyncContext, mapping: str) -> list[dict[str, Any]]:
+    """``run``: the mapping's job now, as its timer would run it; what each direction enqueued."""
+    runs = run_mapping_job(ctx, mapping_of(ctx, mapping).name, trigger="command")
+    return [
+        {"job_id": r.job_id, "direction": r.direction, "read": r.read, "enqueued": r.enqueued} for r in runs
+    ]
 
 
 def job_rows(job_log: JobLogStore, mapping: str | None, limit: int) -> list[dict[str, Any]]:

@@ -1,26 +1,25 @@
 """Full synchronization use-cases for the entry points: the ``sync-control`` queue function, the
 operator HTTP routes (``/api/manage/full-sync...``) and the CLI. Plain values in and out.
 
-The review store and the control queue come from the worker's services when they carry them
-(``Services.full_sync_review`` / ``Services.control_queue``), otherwise they are built here once
-per storage connection (Table Storage table ``bcsyncfullsyncreview``, queue ``sync-control``).
+The review store and the control queue are the worker's (``Services.full_sync_review``, table
+``bcsyncfullsyncreview``; ``Services.control_queue``, queue ``sync-control``).
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sync_core.errors import ConfigError, ConflictError, DataError, NotFoundError, SyncError, TransientError
-from sync_core.state.full_sync_review import FullSyncReviewStore, ReviewLine, full_sync_review_store
+from sync_core.app.http import BadRequest, HttpResult, answer, json_body, names
+from sync_core.app.wiring import Services, services
+from sync_core.errors import NotFoundError, SyncError, TransientError
+from sync_core.settings import MAX_DEQUEUE_COUNT
+from sync_core.state.full_sync_review import FullSyncReviewStore, ReviewLine
 from sync_core.state.ports import OUTCOMES, MessageQueue
 from sync_core.sync.context import SyncContext
 from sync_core.sync.full_sync import (
-    CONTROL_QUEUE,
     ControlMessage,
     ReviewReport,
     full_sync_status,
@@ -29,12 +28,8 @@ from sync_core.sync.full_sync import (
     start_full_sync,
 )
 from sync_core.sync.full_sync_plan import waiting_on
-from sync_core.usecases import MAX_DEQUEUE_COUNT, HttpResult
-from sync_core.wiring import Services, services
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 16 * 1024
 
 
 @dataclass
@@ -44,24 +39,9 @@ class FullSyncDeps:
     control: MessageQueue
 
 
-@functools.cache
-def _table_reviews(conn_str: str) -> FullSyncReviewStore:
-    return full_sync_review_store(conn_str)
-
-
-@functools.cache
-def _control_queue(conn_str: str) -> MessageQueue:
-    from sync_core.state.queues import AzureMessageQueue  # azure SDK only when used
-
-    return AzureMessageQueue(conn_str, CONTROL_QUEUE)
-
-
 def full_sync_deps(svc: Services | None = None) -> FullSyncDeps:
     svc = svc or services()
-    conn = svc.settings.storage_connection
-    reviews = getattr(svc, "full_sync_review", None) or _table_reviews(conn)
-    control = getattr(svc, "control_queue", None) or _control_queue(conn)
-    return FullSyncDeps(svc.sync_context(), reviews, control)
+    return FullSyncDeps(svc.sync_context(), svc.full_sync_review, svc.control_queue)
 
 
 def full_sync_running(mapping: str, deps: FullSyncDeps | None = None) -> bool:
@@ -183,93 +163,42 @@ def restart(
 # -- HTTP (manage/full-sync ...) --------------------------------------------------------------------
 
 
-class _BadRequest(Exception):
-    pass
-
-
-def _names(data: Mapping[str, Any], key: str) -> list[str]:
-    value = data.get(key, [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _BadRequest(f"{key} must be a list of mapping names")
-    return value
-
-
 def _match(value: Any) -> dict[str, list[str]]:
     """``{"CUSTOMER": ["name"], ...}`` (a comma-separated string is accepted for the list)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _BadRequest('match must be an object like {"CUSTOMER": ["name"]}')
+        raise BadRequest('match must be an object like {"CUSTOMER": ["name"]}')
     result = {}
     for mapping, attrs in value.items():
         attrs = attrs.split(",") if isinstance(attrs, str) else attrs
         if not isinstance(attrs, list) or not all(isinstance(a, str) and a.strip() for a in attrs):
-            raise _BadRequest(f"match of {mapping} must be a list of Dataverse attribute names")
+            raise BadRequest(f"match of {mapping} must be a list of Dataverse attribute names")
         result[str(mapping)] = [a.strip() for a in attrs]
     return result
 
 
-def _body(raw: bytes, allowed: set[str]) -> dict[str, Any]:
-    if len(raw) > MAX_BODY:
-        raise _BadRequest(f"the body is larger than {MAX_BODY} bytes")
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        raise _BadRequest("the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise _BadRequest("the body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise _BadRequest(f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-    return data
-
-
-def _status_of(exc: SyncError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, ConflictError):
-        return 409
-    if isinstance(exc, TransientError):
-        return 503
-    if isinstance(exc, ConfigError | DataError):  # an unknown or excluded mapping
-        return 400
-    return 500
-
-
-def _answer(call: Callable[[], dict[str, Any]], ok: int) -> HttpResult:
-    try:
-        return HttpResult(ok, call())
-    except _BadRequest as exc:
-        return HttpResult(400, {"error": str(exc)})
-    except SyncError as exc:
-        status_code = _status_of(exc)
-        body = {"error": exc.message, **({"remedy": exc.remedy} if exc.remedy else {})}
-        log.info("full-sync request refused (%d): %s", status_code, exc)
-        return HttpResult(status_code, body)
-
-
 def http_start(raw: bytes, *, deps: FullSyncDeps | None = None) -> HttpResult:
-    def call() -> dict[str, Any]:
-        data = _body(raw, {"mappings", "recommend_full_sync", "match"})
-        names, full = _names(data, "mappings"), _names(data, "recommend_full_sync")
-        return start(names or None, full, _match(data.get("match")), trigger="http", deps=deps)
+    def call() -> HttpResult:
+        data = json_body(raw, {"mappings", "recommend_full_sync", "match"})
+        chosen, full = names(data, "mappings"), names(data, "recommend_full_sync")
+        match = _match(data.get("match"))
+        return HttpResult(202, start(chosen or None, full, match, trigger="http", deps=deps))
 
-    return _answer(call, 202)
+    return answer(call)
 
 
 def http_status(params: Mapping[str, str], *, deps: FullSyncDeps | None = None) -> HttpResult:
     mappings = [m for m in (params.get("mapping") or "").split(",") if m]
-    return _answer(lambda: status(params.get("run_id") or None, mappings or None, deps=deps), 200)
+    return answer(lambda: HttpResult(200, status(params.get("run_id") or None, mappings or None, deps=deps)))
 
 
 def http_restart(raw: bytes, *, deps: FullSyncDeps | None = None) -> HttpResult:
-    def call() -> dict[str, Any]:
-        data = _body(raw, {"run_id", "mappings"})
+    def call() -> HttpResult:
+        data = json_body(raw, {"run_id", "mappings"})
         run_id = data.get("run_id")
         if run_id is not None and not isinstance(run_id, str):
-            raise _BadRequest("run_id must be a string")
-        return restart(run_id or None, _names(data, "mappings") or None, deps=deps)
+            raise BadRequest("run_id must be a string")
+        return HttpResult(202, restart(run_id or None, names(data, "mappings") or None, deps=deps))
 
-    return _answer(call, 202)
+    return answer(call)

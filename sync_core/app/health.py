@@ -9,8 +9,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sync_core.app.wiring import Services, services
 from sync_core.errors import SyncError
-from sync_core.wiring import Services, services
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from sync_core.mapping.overrides import EffectiveCatalog
 from sync_core.odata.auth import BearerAuth, LazyConfidentialApp, MsalTokenProvider
 from sync_core.odata.client import ODataClient
 from sync_core.settings import Settings, load_settings
-from sync_core.state.full_sync_review import FullSyncReviewStore, full_sync_review_store
+from sync_core.state.full_sync_review import FullSyncReviewStore
+from sync_core.state.full_sync_review_tables import full_sync_review_store
 from sync_core.state.mapping_settings import MappingSettingsStore, mapping_settings_store
 from sync_core.state.ports import MessageQueue
 from sync_core.state.queues import AzureMessageQueue

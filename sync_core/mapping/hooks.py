@@ -2,6 +2,7 @@
 
 A hook gets the values the field mappings produced and returns them changed; it may read
 reference data through ``HookContext.reference`` (a port, so hooks stay testable with a twin).
+``HookContext`` and the ``Hook`` type are in ``rules_common``, which every rules module shares.
 A hook that cannot map the record raises ``MappingError`` naming the field and the remedy;
 one that finds a record BC never synchronizes (a post-filter) raises ``IgnoredRecord``.
 Hooks run on the field mappings' values before lookups are resolved, in the mapping's order.
@@ -11,48 +12,13 @@ prices) and ``rules_parties`` (salespeople, customers, contacts, opportunities).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 from sync_core.errors import MappingError
 from sync_core.mapping import rules_parties, rules_products
-from sync_core.mapping.rules_common import IgnoredRecord
-from sync_core.state.ports import Direction
-from sync_core.systems.ports import Record
-
-
-class ReferenceData(Protocol):
-    """Read-only BC reference rows a hook may consult (exchange rates, setup)."""
-
-    def rows(self, entity: str, filter: str | None = None, *, fresh: bool = False) -> list[Mapping[str, Any]]:
-        """Rows of a BC entity set; cached briefly unless ``fresh`` (e.g. to number a new record)."""
-        ...
-
-    def lcy_code(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class HookContext:
-    """What a hook may know besides the values: ``destination`` is the record being updated
-    (None when inserting, or when the engine does not pass it)."""
-
-    direction: Direction
-    inserting: bool
-    source: Record
-    reference: ReferenceData
-    today: date
-    destination: Record | None = None
-    # the BC record coupled to a Dataverse id in a mapping (None: not coupled), when the engine
-    # passes it: for rules that follow a coupling BC follows in code (a contact's company)
-    coupled_bc: Callable[[str, str], Mapping[str, Any] | None] | None = None
-    # a Dataverse row by entity set and id (None: no such row), when the engine passes it: for
-    # rules that look at a related row BC reads in code (the type of a contact's parent account)
-    crm_row: Callable[[str, str], Mapping[str, Any] | None] | None = None
-
-
-Hook = Callable[[HookContext, dict[str, Any]], dict[str, Any]]
+from sync_core.mapping.rules_common import Hook, HookContext
 
 CRM_DEFAULT_CURRENCY_PRECISION = 2
 
@@ -96,4 +62,4 @@ HOOKS: dict[str, Hook] = {
     **rules_parties.HOOKS,
 }
 
-__all__ = ["HOOKS", "Hook", "HookContext", "IgnoredRecord", "ReferenceData"]
+__all__ = ["HOOKS"]

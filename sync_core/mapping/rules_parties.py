@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sync_core.errors import MappingError
-from sync_core.mapping.rules_common import IgnoredRecord, code, eq, text
-
-if TYPE_CHECKING:
-    from sync_core.mapping.hooks import HookContext
+from sync_core.mapping.rules_common import HookContext, IgnoredRecord, code, eq, text
 
 SALESPERSON_CODE_PATTERN = "SP NO. {}"
 SALESPERSON_CODE_FIRST = "SP NO. 00001"

@@ -7,13 +7,10 @@ mappings produced (before lookups are resolved: a lookup field still holds a BC 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sync_core.errors import MappingError
-from sync_core.mapping.rules_common import IgnoredRecord, code, eq, integration_setup, text
-
-if TYPE_CHECKING:
-    from sync_core.mapping.hooks import Hook, HookContext
+from sync_core.mapping.rules_common import Hook, HookContext, IgnoredRecord, code, eq, integration_setup, text
 
 # product statecode / statuscode (§4.8)
 PRODUCT_ACTIVE = (0, 1)

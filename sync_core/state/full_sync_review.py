@@ -7,7 +7,8 @@ ETag, so two starts at the same moment cannot both win. Lines are saved IfNotMod
 A full-sync job's scan stages the source record ids here in numbered chunks; the line feeds them
 to the record queue a window at a time (``ReviewLine.fed`` counts what was sent).
 The Table Storage implementation is in ``full_sync_review_tables.py`` (kept apart so this module,
-which the use-cases import, needs no Azure SDK); ``full_sync_review_store`` builds it.
+which the use-cases import, needs no Azure SDK); ``full_sync_review_tables.full_sync_review_store``
+builds the Table Storage one.
 """
 
 from __future__ import annotations
@@ -212,11 +213,3 @@ class MemoryFullSyncReviewStore:
     def drop_stage(self, job_id: str) -> None:
         with self._lock:
             self._stage.pop(job_id, None)
-
-
-def full_sync_review_store(conn_str: str, prefix: str = "bcsync") -> FullSyncReviewStore:
-    """The Table Storage store over table ``<prefix>fullsyncreview`` (created on first use)."""
-    from sync_core.state.full_sync_review_tables import TableFullSyncReviewStore  # azure SDK on use
-    from sync_core.state.tables import check_prefix, table_client
-
-    return TableFullSyncReviewStore(table_client(conn_str, f"{check_prefix(prefix)}fullsyncreview"))

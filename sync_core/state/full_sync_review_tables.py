@@ -31,11 +31,13 @@ from sync_core.state.common import key_escape, require_utc, to_utc
 from sync_core.state.full_sync_review import (
     CurrentReview,
     FullSyncReview,
+    FullSyncReviewStore,
     ReviewLine,
     normalize_line,
     normalize_review,
 )
 from sync_core.state.ports import OUTCOMES
+from sync_core.state.tables import check_prefix, table_client
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +237,8 @@ class TableFullSyncReviewStore:
                     batch = []
             if batch:
                 client.submit_transaction(batch)
+
+
+def full_sync_review_store(conn_str: str, prefix: str = "bcsync") -> FullSyncReviewStore:
+    """The Table Storage store over table ``<prefix>fullsyncreview`` (created on first use)."""
+    return TableFullSyncReviewStore(table_client(conn_str, f"{check_prefix(prefix)}fullsyncreview"))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync_core.state.memory import (
+    MemoryCouplingStore,
+    MemoryJobLogStore,
+    MemorySyncErrorStore,
+    MemoryWatermarkStore,
+)
 from sync_core.state.ports import CouplingStore, JobLogStore, SyncErrorStore, WatermarkStore
+from sync_core.state.tables import TableCouplingStore, TableWatermarkStore, check_prefix, table_client
+from sync_core.state.tables_log import TableJobLogStore, TableSyncErrorStore
 
 
 @dataclass
@@ -17,13 +25,6 @@ class StateStores:
 
 def memory_stores() -> StateStores:
     """Fresh in-memory twins (tests, local runs)."""
-    from sync_core.state.memory import (
-        MemoryCouplingStore,
-        MemoryJobLogStore,
-        MemorySyncErrorStore,
-        MemoryWatermarkStore,
-    )
-
     return StateStores(
         couplings=MemoryCouplingStore(),
         watermarks=MemoryWatermarkStore(),
@@ -38,6 +39,13 @@ def table_stores(conn_str: str, prefix: str = "bcsync") -> StateStores:
 
     No I/O here: each table is created if missing on its first use.
     """
-    from sync_core.state.tables_log import build_table_stores  # azure SDK only when used
-
-    return build_table_stores(conn_str, prefix)
+    check_prefix(prefix)
+    return StateStores(
+        couplings=TableCouplingStore(table_client(conn_str, f"{prefix}couplings")),
+        watermarks=TableWatermarkStore(table_client(conn_str, f"{prefix}watermarks")),
+        job_log=TableJobLogStore(
+            table_client(conn_str, f"{prefix}jobruns"),
+            table_client(conn_str, f"{prefix}joboutcomes"),
+        ),
+        sync_errors=TableSyncErrorStore(table_client(conn_str, f"{prefix}syncerrors")),
+    )

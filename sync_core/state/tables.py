@@ -4,7 +4,7 @@ Couplings: PartitionKey = mapping; per coupling two rows in that partition, writ
 together in one entity-group transaction: ``bc_<bc_id>`` (the coupling) and ``crm_<crm_id>``
 (an index row: ids and state). The coupling's ETag is the bc row's.
 Watermarks: PartitionKey = mapping, RowKey = direction. Keys pass through ``key_escape``.
-The job log and sync errors are in ``tables_log.py``; ``build_table_stores`` wires all of them.
+The job log and sync errors are in ``tables_log.py``; ``stores.table_stores`` wires all of them.
 """
 
 from __future__ import annotations

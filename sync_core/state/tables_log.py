@@ -38,13 +38,6 @@ from sync_core.state.common import (
     to_utc,
 )
 from sync_core.state.ports import OUTCOMES, JobRun, JobSummary, RecordOutcome, SyncErrorEntry
-from sync_core.state.stores import StateStores
-from sync_core.state.tables import (
-    TableCouplingStore,
-    TableWatermarkStore,
-    check_prefix,
-    table_client,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -200,17 +193,3 @@ class TableSyncErrorStore:
             if mapping is None:  # partitions come in key order: sort across them
                 rows = iter(sorted(rows, key=lambda e: e["RowKey"]))
             return [_error_from_entity(e) for e in islice(rows, max(limit, 0))]
-
-
-def build_table_stores(conn_str: str, prefix: str = "bcsync") -> StateStores:
-    """The four Table Storage stores, tables ``<prefix>couplings`` etc. (created on first use)."""
-    check_prefix(prefix)
-    return StateStores(
-        couplings=TableCouplingStore(table_client(conn_str, f"{prefix}couplings")),
-        watermarks=TableWatermarkStore(table_client(conn_str, f"{prefix}watermarks")),
-        job_log=TableJobLogStore(
-            table_client(conn_str, f"{prefix}jobruns"),
-            table_client(conn_str, f"{prefix}joboutcomes"),
-        ),
-        sync_errors=TableSyncErrorStore(table_client(conn_str, f"{prefix}syncerrors")),
-    )

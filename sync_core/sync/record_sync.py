@@ -18,9 +18,9 @@ from datetime import timedelta
 from typing import Any
 
 from sync_core.errors import ConflictError, DataError, MappingError, PermanentError, TransientError
-from sync_core.mapping.hooks import HOOKS, HookContext
+from sync_core.mapping.hooks import HOOKS
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.mapping.rules_common import IgnoredRecord
+from sync_core.mapping.rules_common import HookContext, IgnoredRecord
 from sync_core.mapping.transfer import changed_values, map_values, writable_values, write_names
 from sync_core.state.ports import Coupling, Direction, RecordOutcome
 from sync_core.sync.child_lines import ChildLineSync, refuse_alone

@@ -15,8 +15,8 @@ from sync_core.state.full_sync_review import (
     FullSyncReviewStore,
     MemoryFullSyncReviewStore,
     ReviewLine,
-    full_sync_review_store,
 )
+from sync_core.state.full_sync_review_tables import full_sync_review_store
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 654321, tzinfo=UTC)
 RUN = "20240501120000-abcdef01"

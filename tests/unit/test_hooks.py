@@ -15,7 +15,8 @@ import pytest
 from sandbox.odata.filter import evaluate, parse_filter
 from sync_core.errors import MappingError
 from sync_core.mapping.catalog import default_catalog
-from sync_core.mapping.hooks import HOOKS, HookContext, IgnoredRecord
+from sync_core.mapping.hooks import HOOKS
+from sync_core.mapping.rules_common import HookContext, IgnoredRecord
 from sync_core.mapping.rules_parties import incstr
 from sync_core.mapping.transfer import map_values
 from sync_core.state.ports import Direction

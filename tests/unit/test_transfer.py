@@ -6,8 +6,9 @@ import pytest
 
 from sync_core.errors import MappingError
 from sync_core.mapping.catalog import default_catalog
-from sync_core.mapping.hooks import HookContext, currency_exchange_rate
+from sync_core.mapping.hooks import currency_exchange_rate
 from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
+from sync_core.mapping.rules_common import HookContext
 from sync_core.mapping.transfer import (
     after_insert_values,
     changed_values,

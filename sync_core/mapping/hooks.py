@@ -18,7 +18,7 @@ from typing import Any
 
 from sync_core.errors import MappingError
 from sync_core.mapping import rules_parties, rules_products
-from sync_core.mapping.rules_common import Hook, HookContext
+from sync_core.mapping.rules_common import Hook, HookContext, eq
 
 CRM_DEFAULT_CURRENCY_PRECISION = 2
 
@@ -36,9 +36,8 @@ def currency_exchange_rate(ctx: HookContext, values: dict[str, Any]) -> dict[str
     if code == ctx.reference.lcy_code().upper():
         rate = 1.0
     else:
-        quoted = code.replace("'", "''")
         found = _latest_rate(
-            list(ctx.reference.rows("currencyExchangeRates", f"currencyCode eq '{quoted}'")),
+            list(ctx.reference.rows("currencyExchangeRates", eq("currencyCode", code))),
             ctx.today,
         )
         if not found or not found.get("relationalExchangeRateAmount"):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sync_core.state.ports import Direction
+from sync_core.vocabulary import Direction
 
 MappingDirection = Literal["to-dataverse", "to-bc", "bidirectional"]
 UpdateConflictResolution = Literal["none", "send", "get"]

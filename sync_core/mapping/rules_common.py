@@ -15,9 +15,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from sync_core.errors import MappingError
-from sync_core.odata.query import odata_literal
-from sync_core.state.ports import Direction
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Direction, Record, odata_literal
 
 
 class ReferenceData(Protocol):

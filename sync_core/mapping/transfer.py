@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
 from sync_core.mapping.transforms import resolve, values_equal
-from sync_core.state.ports import Direction
+from sync_core.vocabulary import Direction, eq
 
 
 def _source_value(f: FieldMapping, direction: Direction, source: Mapping[str, Any]) -> Any:
@@ -85,9 +86,7 @@ def match_filter(mapping: IntegrationTableMapping, desired: Mapping[str, Any]) -
         value = desired.get(f.crm_field)
         if value in (None, ""):
             return None
-        if f.lookup or f.option_map:  # a Dataverse id or option value: not a string literal
-            parts.append(f"{f.crm_field} eq {value}")
-            continue
-        literal = str(value).replace("'", "''")
-        parts.append(f"{f.crm_field} eq '{literal}'")
+        if f.lookup:  # a Dataverse id: a GUID literal, not a string
+            value = uuid.UUID(str(value))
+        parts.append(eq(f.crm_field, value))
     return " and ".join(parts) or None

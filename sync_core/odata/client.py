@@ -24,8 +24,9 @@ import requests.auth
 
 from sync_core.errors import ConfigError, PermanentError, SyncError, TransientError
 from sync_core.odata.classify import error_from_response
-from sync_core.odata.query import encode_query, format_datetime
+from sync_core.odata.query import encode_query
 from sync_core.odata.retry import RetryPolicy, parse_retry_after, with_retry_after
+from sync_core.vocabulary import format_datetime
 
 log = logging.getLogger(__name__)
 

@@ -24,15 +24,8 @@ from sync_core.state.common import (
     require_utc,
     strongest,
 )
-from sync_core.state.ports import (
-    Coupling,
-    Direction,
-    JobRun,
-    JobSummary,
-    RecordOutcome,
-    SyncErrorEntry,
-    Watermark,
-)
+from sync_core.state.ports import Coupling, JobRun, JobSummary, RecordOutcome, SyncErrorEntry, Watermark
+from sync_core.vocabulary import Direction
 
 _etags = itertools.count(1)
 _etag_lock = threading.Lock()

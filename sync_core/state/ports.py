@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
-Direction = Literal["to-dataverse", "to-bc"]
+from sync_core.vocabulary import Direction
+
 SyncResult = Literal["success", "failure"]
 RecordOutcome = Literal["inserted", "modified", "unchanged", "skipped", "failed", "uncoupled"]
 CouplingState = Literal["claimed", "coupled"]
 
-DIRECTIONS: tuple[Direction, ...] = ("to-dataverse", "to-bc")
 OUTCOMES: tuple[RecordOutcome, ...] = ("inserted", "modified", "unchanged", "skipped", "failed", "uncoupled")
 # A record processed twice in one job (a redelivered or duplicate message) keeps the strongest
 # outcome: what the job did to it. The second pass of an insert finds the record coupled and

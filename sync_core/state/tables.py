@@ -35,7 +35,8 @@ from sync_core.state.common import (
     require_utc,
     to_utc,
 )
-from sync_core.state.ports import Coupling, Direction, DirectionStatus, Watermark
+from sync_core.state.ports import Coupling, DirectionStatus, Watermark
+from sync_core.vocabulary import Direction
 
 logger = logging.getLogger(__name__)
 

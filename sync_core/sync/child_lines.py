@@ -30,7 +30,7 @@ from sync_core.mapping.transfer import changed_values, writable_values
 from sync_core.state.ports import Coupling
 from sync_core.sync.failures import record_success
 from sync_core.sync.messages import RecordMessage
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Record
 
 if TYPE_CHECKING:
     from sync_core.sync.record_sync import Outcome, RecordSynchronizer

@@ -15,9 +15,10 @@ from dataclasses import replace
 from sync_core.errors import DataError, NotFoundError
 from sync_core.mapping.catalog import CatalogError
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Direction, JobRun
+from sync_core.state.ports import JobRun
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
+from sync_core.vocabulary import Direction
 
 SEND_CHUNK = 100
 PROGRESS_EVERY = 500

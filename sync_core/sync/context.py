@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 from sync_core.mapping.catalog import Catalog
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Direction, MessageQueue
+from sync_core.state.ports import MessageQueue
 from sync_core.state.stores import StateStores
 from sync_core.systems.ports import RecordSink, RecordSource
+from sync_core.vocabulary import Direction
 
 
 class BcSystem(RecordSource, RecordSink, Protocol):

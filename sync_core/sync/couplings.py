@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from sync_core.errors import AlreadyExistsError, ConflictError, DataError, NotFoundError
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Coupling, Direction
+from sync_core.state.ports import Coupling
 from sync_core.sync.child_couplings import add_counts, child_mappings, uncouple_children
 from sync_core.sync.command_support import (
     PROGRESS_EVERY,
@@ -33,6 +33,7 @@ from sync_core.sync.match_couple import match_couple as match_couple  # re-expor
 from sync_core.sync.messages import RecordMessage
 from sync_core.sync.record_insert import CLAIM_STALE_AFTER
 from sync_core.sync.record_sync import RecordSynchronizer
+from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Coupling, CouplingStore, DirectionStatus, SyncErrorEntry
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Record
 
 log = logging.getLogger(__name__)
 

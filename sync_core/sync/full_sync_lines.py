@@ -34,12 +34,13 @@ from sync_core.state.full_sync_review import (
     FullSyncReviewStore,
     ReviewLine,
 )
-from sync_core.state.ports import Direction, JobSummary, MessageQueue
+from sync_core.state.ports import JobSummary, MessageQueue
 from sync_core.sync.context import SyncContext
 from sync_core.sync.full_sync_feed import feed, stage_records
 from sync_core.sync.full_sync_plan import dependencies_met, is_option, startable
 from sync_core.sync.mapping_job import advance_watermark
 from sync_core.sync.match_couple import match_couple
+from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Direction, JobRun
+from sync_core.state.ports import JobRun
 from sync_core.sync.context import SyncContext
 from sync_core.sync.mapping_job import id_query, run_mapping_job
+from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)
 

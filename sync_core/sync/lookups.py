@@ -18,8 +18,9 @@ from typing import Any
 from sync_core.errors import MappingError
 from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
 from sync_core.mapping.transfer import destination_name
-from sync_core.state.ports import Direction
 from sync_core.sync.context import SyncContext
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Direction, eq
 
 
 def field_label(api_name: str) -> str:
@@ -31,10 +32,6 @@ def field_label(api_name: str) -> str:
         w.lower() if i and w.lower() == "of" else "No." if w == "No" else w[:1].upper() + w[1:]
         for i, w in enumerate(words)
     )
-
-
-def _quote(value: str) -> str:
-    return value.replace("'", "''")
 
 
 class LookupResolver:
@@ -72,7 +69,7 @@ class LookupResolver:
     def _bc_id(self, target: IntegrationTableMapping, code: str) -> str | None:
         key = (target.name, code)
         if key not in self._bc_ids:
-            expr = f"{target.bc_code_field} eq '{_quote(code)}'"
+            expr = eq(target.bc_code_field, code)
             rows = list(self.ctx.bc.list_rows(target.bc_entity, expr, ("id",)))
             self._bc_ids[key] = str(rows[0]["id"]) if rows else None
         return self._bc_ids[key]
@@ -128,8 +125,6 @@ class LookupResolver:
     def _base_unit(self, f: FieldMapping, schedule_id: str, code: str) -> str:
         """BC §3.3: the unit of a ``NAV <code>`` schedule is its only unit, the base unit, quantity 1."""
         if schedule_id not in self._base_units:
-            from sync_core.systems.ports import ModifiedQuery
-
             expr = f"_uomscheduleid_value eq {schedule_id} and isschedulebaseuom eq true"
             found = list(self.ctx.dataverse.iter_modified(ModifiedQuery("uoms", filter=expr, page_size=2)))
             if len(found) != 1 or float(found[0].fields.get("quantity") or 0) != 1.0:
@@ -148,9 +143,7 @@ class LookupResolver:
         lcy = self.ctx.reference.lcy_code() if self.ctx.reference else ""
         if not lcy:
             return None
-        from sync_core.systems.ports import ModifiedQuery
-
-        query = ModifiedQuery("transactioncurrencies", filter=f"isocurrencycode eq '{_quote(lcy)}'")
+        query = ModifiedQuery("transactioncurrencies", filter=eq("isocurrencycode", lcy))
         found = next(iter(self.ctx.dataverse.iter_modified(query)), None)
         if found is None:
             raise MappingError(

@@ -16,11 +16,12 @@ from datetime import datetime
 
 from sync_core.errors import ConflictError
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Direction, JobRun, Watermark
+from sync_core.state.ports import JobRun, Watermark
 from sync_core.sync.child_lines import refuse_alone
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
-from sync_core.systems.ports import ModifiedQuery, Record
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Direction, Record
 
 log = logging.getLogger(__name__)
 

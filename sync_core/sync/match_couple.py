@@ -19,7 +19,7 @@ from typing import Any
 
 from sync_core.errors import AlreadyExistsError, DataError
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Coupling, Direction, JobRun
+from sync_core.state.ports import Coupling, JobRun
 from sync_core.sync.command_support import (
     PROGRESS_EVERY,
     MessageBatch,
@@ -32,6 +32,7 @@ from sync_core.sync.command_support import (
 from sync_core.sync.context import SyncContext
 from sync_core.sync.matching import Matcher, MatchIndex, MatchKey, MatchReport, match_fields
 from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, get_args
 
 from sync_core.errors import DataError
-from sync_core.state.ports import Direction
+from sync_core.vocabulary import Direction
 
 RECORD_QUEUE = "sync-records"
 MAX_MESSAGE_BYTES = 48 * 1024  # a base64-encoded storage queue message must stay under 64 KiB

@@ -28,7 +28,7 @@ from sync_core.state.ports import Coupling
 from sync_core.sync.failures import record_success
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.dataverse import PRIMARY_KEYS
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Record
 
 if TYPE_CHECKING:
     from sync_core.sync.record_sync import Outcome, RecordSynchronizer

@@ -21,7 +21,8 @@ from sync_core.mapping.transfer import after_insert_values, changed_values, matc
 from sync_core.state.ports import Coupling
 from sync_core.sync.failures import record_success
 from sync_core.sync.messages import RecordMessage
-from sync_core.systems.ports import ModifiedQuery, Record
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Record, eq
 
 if TYPE_CHECKING:
     from sync_core.sync.record_sync import Outcome, RecordSynchronizer
@@ -84,7 +85,7 @@ def _bc_match_filter(mapping: IntegrationTableMapping, desired: dict) -> str | N
         value = desired.get(f.bc_field)
         if not f.bc_field or value in (None, ""):
             return None
-        parts.append(f"{f.bc_field} eq '{str(value).replace(chr(39), chr(39) * 2)}'")
+        parts.append(eq(f.bc_field, str(value)))
     return " and ".join(parts) or None
 
 

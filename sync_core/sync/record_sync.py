@@ -22,7 +22,7 @@ from sync_core.mapping.hooks import HOOKS
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.mapping.rules_common import HookContext, IgnoredRecord
 from sync_core.mapping.transfer import changed_values, map_values, writable_values, write_names
-from sync_core.state.ports import Coupling, Direction, RecordOutcome
+from sync_core.state.ports import Coupling, RecordOutcome
 from sync_core.sync.child_lines import ChildLineSync, refuse_alone
 from sync_core.sync.context import BcReferenceData, SyncContext
 from sync_core.sync.failures import record_failure, record_success
@@ -30,7 +30,8 @@ from sync_core.sync.lookups import LookupResolver, bind_values
 from sync_core.sync.messages import RecordMessage
 from sync_core.sync.resync import resync_dependents
 from sync_core.sync.write_rules import WRITE_RULES, WriteRule
-from sync_core.systems.ports import ModifiedQuery, Record
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Direction, Record
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.odata.query import odata_literal
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
+from sync_core.vocabulary import odata_literal
 
 log = logging.getLogger(__name__)
 

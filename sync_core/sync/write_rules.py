@@ -27,7 +27,8 @@ from typing import Any, Protocol
 from sync_core.errors import AlreadyExistsError, MappingError
 from sync_core.sync.context import SyncContext
 from sync_core.sync.lookups import LookupResolver
-from sync_core.systems.ports import ModifiedQuery, Record
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Record, eq
 
 # salesorder statecode / statuscode (§4.8)
 ORDER_ACTIVE = (0, 1)  # Active / New
@@ -150,8 +151,7 @@ class ProductDefaultPriceList:
         cached = _PRICE_LISTS.get(ctx.dataverse)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        quoted = self.name.replace("'", "''")
-        query = ModifiedQuery("pricelevels", filter=f"name eq '{quoted}'", select=("name",), page_size=1)
+        query = ModifiedQuery("pricelevels", filter=eq("name", self.name), select=("name",), page_size=1)
         found = next(iter(ctx.dataverse.iter_modified(query)), None)
         if found is None:
             values: dict[str, Any] = {"name": self.name}

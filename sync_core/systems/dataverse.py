@@ -15,8 +15,9 @@ from typing import Any
 
 from sync_core.errors import ConfigError, DataError, NotFoundError
 from sync_core.odata.client import ODataClient, ODataResponse, row_fields
-from sync_core.odata.query import and_filters, odata_literal, parse_datetime, select_param
-from sync_core.systems.ports import ModifiedQuery, Record
+from sync_core.odata.query import parse_datetime, select_param
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Record, and_filters, odata_literal
 
 log = logging.getLogger(__name__)
 

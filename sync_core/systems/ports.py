@@ -1,24 +1,16 @@
 """Ports shared by the BC and Dataverse adapters.
 
-A ``Record`` is one row as the sync sees it: its id (BC SystemId / Dataverse primary key), when it
-was last modified (UTC, aware), its ETag and its field values by API name.
+A ``Record`` (``sync_core.vocabulary``) is one row as the sync sees it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class Record:
-    id: str
-    modified_on: datetime
-    etag: str | None
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    modified_by: str | None = None
+from sync_core.vocabulary import Record
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sync_core.sync.couplings import uncouple
 from sync_core.sync.mapping_job import run_mapping_job
 from sync_core.sync.messages import RecordMessage
 from sync_core.sync.record_sync import Outcome, RecordSynchronizer
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Record
 from tests.e2e.host import deliver_all, fire_timer
 
 INVOICE, LINE, ORDER = "POSTEDSALESINV-INV", "POSTEDSALESLINE-INV", "SALESORDER-ORDER"

@@ -30,7 +30,8 @@ from sync_core.sync.full_sync import (
 )
 from sync_core.sync.full_sync_plan import waiting_on
 from sync_core.sync.messages import RecordMessage
-from sync_core.systems.ports import ModifiedQuery, Record
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Record
 
 T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
 

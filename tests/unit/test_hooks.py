@@ -19,8 +19,7 @@ from sync_core.mapping.hooks import HOOKS
 from sync_core.mapping.rules_common import HookContext, IgnoredRecord
 from sync_core.mapping.rules_parties import incstr
 from sync_core.mapping.transfer import map_values
-from sync_core.state.ports import Direction
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Direction, Record
 
 SETUP = {"lcyCode": "USD", "writeInProductType": "Item", "writeInProductNo": "WRITEIN"}
 

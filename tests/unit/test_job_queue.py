@@ -17,7 +17,8 @@ from sync_core.state.stores import memory_stores
 from sync_core.sync.context import SyncContext
 from sync_core.sync.job_queue import ON_HOLD, READY, job_queue_status, run_scheduled
 from sync_core.sync.mapping_job import run_mapping_job
-from sync_core.systems.ports import ModifiedQuery, Record
+from sync_core.systems.ports import ModifiedQuery
+from sync_core.vocabulary import Record
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 NAME = "CUSTOMER"

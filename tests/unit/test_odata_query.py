@@ -8,14 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from sync_core.odata.query import (
-    and_filters,
-    encode_query,
-    odata_literal,
-    parse_datetime,
-    select_param,
-)
+from sync_core.odata.query import encode_query, parse_datetime, select_param
 from sync_core.odata.retry import RetryPolicy, parse_retry_after
+from sync_core.vocabulary import and_filters, odata_literal
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from sync_core.mapping.transfer import (
     write_names,
 )
 from sync_core.mapping.transforms import resolve, values_equal
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Record
 
 CURRENCY = default_catalog().get("CURRENCY")
 EUR = {"code": " eur ", "symbol": "€", "displayName": "Euro", "id": "x"}

@@ -19,7 +19,7 @@ from sync_core.sync.write_rules import (
 from sync_core.sync.write_rules import (
     WRITE_RULES as IMPLEMENTED,
 )
-from sync_core.systems.ports import Record
+from sync_core.vocabulary import Record
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ them alone, line by line (``full-sync-line``) and by delayed checks (``full-sync
 import azure.functions as func
 
 from sync_core.app.full_sync import process_control as process_control_message
-from sync_core.sync.full_sync import CONTROL_QUEUE
+from sync_core.settings import CONTROL_QUEUE
 
 bp = func.Blueprint()
 

@@ -3,7 +3,7 @@
 import azure.functions as func
 
 from sync_core.app.usecases import process_record_message
-from sync_core.sync.messages import RECORD_QUEUE
+from sync_core.settings import RECORD_QUEUE
 
 bp = func.Blueprint()
 

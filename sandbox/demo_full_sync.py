@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             import function_app
             from sandbox.runner import LocalRunner
             from sync_core.app import wiring
-            from sync_core.sync import full_sync_lines
+            from sync_core.sync.full_sync import lines as full_sync_lines
 
             wiring.reset()
             # a line with no progress for 30 s (records lost to the poison queue) shows as Error

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# All tests. Installs what it needs (venv, pip, npm azurite); the tests start and stop Azurite
+# All checks and tests: lint, format, types, import contracts, then pytest. Installs what it needs
+# (venv, pip, npm azurite); the tests start and stop Azurite
 # and the emulators themselves, on free ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy                 # sync_core, settings in pyproject.toml [tool.mypy]
+.venv/bin/lint-imports         # layers, forbidden imports, no cycles: pyproject.toml [tool.importlinter]
 exec .venv/bin/python -m pytest "$@"

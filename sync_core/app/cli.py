@@ -29,7 +29,7 @@ from sync_core.app.operations import (
 )
 from sync_core.app.wiring import Services, services
 from sync_core.errors import SyncError
-from sync_core.sync import couplings
+from sync_core.sync.commands import couplings
 
 Command = Callable[[Services, argparse.Namespace], dict[str, Any]]
 
@@ -162,7 +162,9 @@ _JSON.add_argument("--json", action="store_true", default=argparse.SUPPRESS, hel
 def _command(
     sub: argparse._SubParsersAction, name: str, func: Command, helptext: str, mapping: bool = True
 ) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=helptext, description=helptext, parents=[_JSON])
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=helptext, description=helptext, parents=[_JSON]
+    )
     if mapping:
         parser.add_argument("mapping", metavar="MAPPING", help="integration table mapping, e.g. CUSTOMER")
     parser.set_defaults(func=func)

@@ -19,15 +19,15 @@ from sync_core.settings import MAX_DEQUEUE_COUNT
 from sync_core.state.full_sync_review import FullSyncReviewStore, ReviewLine
 from sync_core.state.ports import OUTCOMES, MessageQueue
 from sync_core.sync.context import SyncContext
-from sync_core.sync.full_sync import (
-    ControlMessage,
+from sync_core.sync.full_sync.lines import ControlMessage
+from sync_core.sync.full_sync.plan import waiting_on
+from sync_core.sync.full_sync.run import (
     ReviewReport,
     full_sync_status,
     process_control_message,
     restart_full_sync,
     start_full_sync,
 )
-from sync_core.sync.full_sync_plan import waiting_on
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 from sync_core.app.http import BadRequest, HttpResult, answer, flag, guid, json_body
 from sync_core.app.operations import error_rows, job_rows, mapping_rows, plain, run_now, set_mapping
 from sync_core.app.wiring import Services, services
-from sync_core.sync import couplings
+from sync_core.sync.commands import couplings
 
 DIRECTIONS = ("to-dataverse", "to-bc")
 
@@ -24,7 +24,7 @@ def _svc(svc: Services | None) -> Services:
 
 
 def _selection(data: Mapping[str, Any], *, allow_all: bool = True) -> dict[str, Any]:
-    chosen = {"bc_id": guid(data, "bc_id"), "crm_id": guid(data, "crm_id")}
+    chosen: dict[str, Any] = {"bc_id": guid(data, "bc_id"), "crm_id": guid(data, "crm_id")}
     chosen["all"] = flag(data, "all") if allow_all else False
     if sum(1 for v in chosen.values() if v) != 1:
         which = "bc_id, crm_id or all: true" if allow_all else "bc_id or crm_id"
@@ -84,8 +84,16 @@ def _match_attrs(value: Any) -> list[str]:
 def _match_couple(svc: Services, mapping: str, raw: bytes) -> HttpResult:
     flags = ("case_sensitive", "create_new", "sync_after", "dry_run")
     data = json_body(raw, {"match", *flags})
-    options = {name: flag(data, name) for name in flags}
-    result = couplings.match_couple(svc.sync_context(), mapping, _match_attrs(data.get("match")), **options)
+    case_sensitive, create_new, sync_after, dry_run = (flag(data, name) for name in flags)
+    result = couplings.match_couple(
+        svc.sync_context(),
+        mapping,
+        _match_attrs(data.get("match")),
+        case_sensitive=case_sensitive,
+        create_new=create_new,
+        sync_after=sync_after,
+        dry_run=dry_run,
+    )
     return HttpResult(202 if result.enqueued else 200, {"match_couple": plain(result)})
 
 

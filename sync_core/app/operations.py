@@ -16,9 +16,9 @@ from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.mapping.overrides import MappingOverrides, apply_overrides, merge_overrides
 from sync_core.state.mapping_settings import MappingSettingsStore
 from sync_core.state.ports import JobLogStore, SyncErrorStore
-from sync_core.sync.command_support import mapping_of
+from sync_core.sync.commands.support import mapping_of
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import run_mapping_job
+from sync_core.sync.jobs.mapping_job import run_mapping_job
 
 log = logging.getLogger(__name__)
 

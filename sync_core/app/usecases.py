@@ -17,10 +17,11 @@ from sync_core.errors import ConfigError, SyncError, TransientError
 from sync_core.settings import MAX_DEQUEUE_COUNT
 from sync_core.state.ports import JobRun, SyncErrorEntry
 from sync_core.sync.context import SyncContext
-from sync_core.sync.job_queue import run_scheduled
+from sync_core.sync.engine.outcome import Outcome
+from sync_core.sync.engine.record import RecordSynchronizer
+from sync_core.sync.jobs.job_queue import run_scheduled
+from sync_core.sync.jobs.webhook_intake import enqueue_dataverse_event
 from sync_core.sync.messages import RecordMessage
-from sync_core.sync.record_sync import Outcome, RecordSynchronizer
-from sync_core.sync.webhook_intake import enqueue_dataverse_event
 from sync_core.webhooks.dataverse import WebhookError, authenticate, parse
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from sync_core.mapping.catalog import Catalog, default_catalog, load_catalog
 from sync_core.mapping.overrides import EffectiveCatalog
 from sync_core.odata.auth import BearerAuth, LazyConfidentialApp, MsalTokenProvider
 from sync_core.odata.client import ODataClient
-from sync_core.settings import Settings, load_settings
+from sync_core.settings import CONTROL_QUEUE, RECORD_QUEUE, Settings, load_settings
 from sync_core.state.full_sync_review import FullSyncReviewStore
 from sync_core.state.full_sync_review_tables import full_sync_review_store
 from sync_core.state.mapping_settings import MappingSettingsStore, mapping_settings_store
@@ -26,8 +26,6 @@ from sync_core.state.ports import MessageQueue
 from sync_core.state.queues import AzureMessageQueue
 from sync_core.state.stores import StateStores, table_stores
 from sync_core.sync.context import BcReferenceData, SyncContext
-from sync_core.sync.full_sync_lines import CONTROL_QUEUE
-from sync_core.sync.messages import RECORD_QUEUE
 from sync_core.systems.bc import BcAdapter
 from sync_core.systems.dataverse import DataverseAdapter
 

@@ -20,7 +20,7 @@ WRITE_RULES = (
     "sales-order-state",
     "product-default-price-list",
     "unit-group",
-)  # sync_core.sync.write_rules implements them
+)  # sync_core.sync.engine.write_rules implements them
 
 
 @dataclass(frozen=True)

@@ -68,4 +68,4 @@ def values_equal(current: Any, desired: Any) -> bool:
         return current is desired or current == desired
     if isinstance(current, int | float) and isinstance(desired, int | float):
         return abs(float(current) - float(desired)) < 1e-9
-    return _none_to_blank(current) == _none_to_blank(desired)
+    return bool(_none_to_blank(current) == _none_to_blank(desired))

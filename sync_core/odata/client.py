@@ -234,8 +234,8 @@ class ODataClient:
         if response.status_code not in self._retry.retry_statuses:
             return response
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        error = error_from_response(self.system, response.status_code, response.text, response.headers)
-        return _Failure(error, retry_after)
+        failure = error_from_response(self.system, response.status_code, response.text, response.headers)
+        return _Failure(failure, retry_after)
 
     # -- conveniences -----------------------------------------------------------------------
 

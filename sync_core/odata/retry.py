@@ -35,7 +35,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Exponential delay after failed attempt ``attempt`` (1-based), with 'equal jitter'."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** max(attempt - 1, 0)))
-        return ceiling / 2 + rand() * ceiling / 2
+        return float(ceiling / 2 + rand() * ceiling / 2)
 
     def next_delay(
         self,
@@ -79,5 +79,5 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 def with_retry_after(error: TransientError, retry_after: float | None) -> TransientError:
     """Attach ``retry_after`` (seconds or ``None``) to a transient error and return it."""
-    error.retry_after = retry_after  # type: ignore[attr-defined]
+    error.retry_after = retry_after
     return error

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from azure.core.exceptions import (
@@ -86,30 +86,42 @@ def mapped_errors(what: str) -> Iterator[None]:
         raise classify(what, exc) from exc
 
 
+class CreateOnce:
+    """Creates an Azure resource (a table, a queue) on first use, once per instance; one that
+    exists already is fine."""
+
+    def __init__(self, what: str, create: Callable[[], object]) -> None:
+        self._what = what
+        self._create = create
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        if self._done:
+            return
+        with self._lock:
+            if self._done:
+                return
+            with mapped_errors(f"create {self._what}"):
+                try:
+                    self._create()
+                    logger.info("created %s", self._what)
+                except ResourceExistsError:
+                    pass
+            self._done = True
+
+
 class LazyTable:
     """A TableClient whose table is created (if missing) on first use, once per instance."""
 
     def __init__(self, client: TableClient) -> None:
         self._client = client
-        self._ready = False
-        self._lock = threading.Lock()
+        self._ensure = CreateOnce(f"table {client.table_name}", client.create_table)
 
     @property
     def name(self) -> str:
         return self._client.table_name
 
     def client(self) -> TableClient:
-        if not self._ready:
-            with self._lock:
-                if not self._ready:
-                    self._create()
-                    self._ready = True
+        self._ensure()
         return self._client
-
-    def _create(self) -> None:
-        with mapped_errors(f"create table {self.name}"):
-            try:
-                self._client.create_table()
-                logger.info("created table %s", self.name)
-            except ResourceExistsError:
-                pass

@@ -122,7 +122,7 @@ def normalize_error(entry: SyncErrorEntry) -> SyncErrorEntry:
 def check_outcome(outcome: str) -> RecordOutcome:
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown record outcome {outcome!r}; expected one of {OUTCOMES}")
-    return outcome  # type: ignore[return-value]
+    return outcome
 
 
 def empty_counts() -> dict[str, int]:

@@ -54,9 +54,19 @@ def to_columns(overrides: MappingOverrides) -> dict[str, Any]:
 
 
 def from_columns(row: dict[str, Any], etag: str | None) -> MappingOverrides:
-    lists = {name: frozenset(json.loads(row.get(name) or "[]")) for name in _LISTS}
-    scalars = {k: row.get(k) for k in SCALARS}
-    return MappingOverrides(**scalars, **lists, etag=etag)
+    def listed(name: str) -> frozenset[str]:
+        return frozenset(json.loads(row.get(name) or "[]"))
+
+    return MappingOverrides(
+        update_conflict_resolution=row.get("update_conflict_resolution"),
+        deletion_conflict_resolution=row.get("deletion_conflict_resolution"),
+        synch_only_coupled=row.get("synch_only_coupled"),
+        table_filter=row.get("table_filter"),
+        integration_table_filter=row.get("integration_table_filter"),
+        enabled_fields=listed("enabled_fields"),
+        disabled_fields=listed("disabled_fields"),
+        etag=etag,
+    )
 
 
 class MemoryMappingSettingsStore:

@@ -7,13 +7,12 @@ Messages go out Base64-encoded, as the Functions queue trigger expects
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 
-from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.core.exceptions import AzureError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-from sync_core.state.azure_common import classify, mapped_errors
+from sync_core.state.azure_common import CreateOnce, classify
 from sync_core.state.memory import MemoryMessageQueue
 
 __all__ = ["AzureMessageQueue", "MemoryMessageQueue", "queue_client"]
@@ -37,24 +36,11 @@ class AzureMessageQueue:
     def __init__(self, conn_str: str, name: str) -> None:
         self.name = name
         self._client = queue_client(conn_str, name)
-        self._ready = False
-        self._lock = threading.Lock()
+        self._ensure = CreateOnce(f"queue {name}", self._client.create_queue)
 
     def _ensure_queue(self) -> QueueClient:
-        if not self._ready:
-            with self._lock:
-                if not self._ready:
-                    self._create()
-                    self._ready = True
+        self._ensure()
         return self._client
-
-    def _create(self) -> None:
-        with mapped_errors(f"create queue {self.name}"):
-            try:
-                self._client.create_queue()
-                logger.info("created queue %s", self.name)
-            except ResourceExistsError:
-                pass
 
     def send(self, body: str, visibility_timeout: int | None = None) -> None:
         client = self._ensure_queue()

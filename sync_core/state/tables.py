@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -142,7 +142,7 @@ class TableCouplingStore:
         index = self._get(_crm_key(mapping, crm_id))
         return None if index is None else self.get_by_bc(mapping, index["bc_id"])
 
-    def _transact(self, what: str, operations: list[Any]) -> list[dict[str, Any]]:
+    def _transact(self, what: str, operations: list[Any]) -> list[Mapping[str, Any]]:
         try:
             return list(self._table.client().submit_transaction(operations))
         except TableTransactionError as exc:

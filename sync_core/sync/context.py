@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 from sync_core.mapping.catalog import Catalog
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import MessageQueue
+from sync_core.state.ports import Coupling, MessageQueue
 from sync_core.state.stores import StateStores
 from sync_core.systems.ports import RecordSink, RecordSource
-from sync_core.vocabulary import Direction
+from sync_core.vocabulary import TO_DATAVERSE, Direction
 
 
 class BcSystem(RecordSource, RecordSink, Protocol):
@@ -56,6 +56,14 @@ class SyncContext:
         return self.dataverse if direction == "to-dataverse" else self.bc
 
 
+def source_coupling(ctx: SyncContext, mapping: str, direction: Direction, source_id: str) -> Coupling | None:
+    """The coupling of a source record: by its BC id going to Dataverse, by its Dataverse id back."""
+    store = ctx.stores.couplings
+    if direction == TO_DATAVERSE:
+        return store.get_by_bc(mapping, source_id)
+    return store.get_by_crm(mapping, source_id)
+
+
 @dataclass
 class BcReferenceData:
     """Reference rows hooks read from BC (exchange rates, setup), cached for ``ttl_seconds``.
@@ -76,7 +84,7 @@ class BcReferenceData:
             cached = self._cache.get(key)
         if not fresh and cached is not None and now - cached[0] < self.ttl_seconds:
             return cached[1]
-        rows = list(self.bc.list_rows(entity, filter))
+        rows: list[Mapping[str, Any]] = list(self.bc.list_rows(entity, filter))
         with self._lock:
             self._cache[key] = (now, rows)
         return rows

@@ -9,7 +9,6 @@ from typing import Any, get_args
 from sync_core.errors import DataError
 from sync_core.vocabulary import Direction
 
-RECORD_QUEUE = "sync-records"
 MAX_MESSAGE_BYTES = 48 * 1024  # a base64-encoded storage queue message must stay under 64 KiB
 
 
@@ -37,5 +36,10 @@ class RecordMessage:
             raise DataError(f"record message lacks {', '.join(missing)}")
         if data["direction"] not in get_args(Direction):
             raise DataError(f"record message has unknown direction {data['direction']!r}")
-        known = {"mapping", "direction", "source_id", "job_id", "reason"}
-        return RecordMessage(**{k: str(v) for k, v in data.items() if k in known})
+        return RecordMessage(
+            mapping=str(data["mapping"]),
+            direction=data["direction"],
+            source_id=str(data["source_id"]),
+            job_id=str(data.get("job_id") or ""),
+            reason=str(data.get("reason") or "modified"),
+        )

@@ -14,8 +14,8 @@ from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 import function_app
+from sync_core.settings import RECORD_QUEUE
 from sync_core.state.queues import queue_client
-from sync_core.sync.messages import RECORD_QUEUE
 
 
 def user_functions() -> dict[str, Callable[..., Any]]:

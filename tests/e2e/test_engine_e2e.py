@@ -18,9 +18,10 @@ from sandbox.stack import SandboxStack, environment
 from sync_core.app import wiring
 from sync_core.mapping.catalog import Catalog
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import run_mapping_job
+from sync_core.sync.engine.outcome import Outcome
+from sync_core.sync.engine.record import RecordSynchronizer
+from sync_core.sync.jobs.mapping_job import run_mapping_job
 from sync_core.sync.messages import RecordMessage
-from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 from tests.e2e.host import deliver_all, fire_timer
 
 MAPPINGS = str(Path(__file__).parent.parent / "fixtures" / "mappings_engine")

@@ -19,10 +19,9 @@ from azure.functions.queue import QueueMessage
 from sandbox.stack import SandboxStack
 from sync_core.app import full_sync, wiring
 from sync_core.errors import ConflictError
+from sync_core.settings import CONTROL_QUEUE, RECORD_QUEUE
 from sync_core.state.queues import queue_client
-from sync_core.sync import full_sync_lines
-from sync_core.sync.full_sync import CONTROL_QUEUE
-from sync_core.sync.messages import RECORD_QUEUE
+from sync_core.sync.full_sync import lines as full_sync_lines
 from tests.e2e.host import http, user_functions
 from tests.e2e.operator_support import command_json, run_command
 

@@ -12,10 +12,10 @@ from sandbox.stack import SandboxStack
 from sync_core.app import wiring
 from sync_core.app.usecases import process_record_message
 from sync_core.errors import TransientError
-from sync_core.settings import load_settings
+from sync_core.settings import RECORD_QUEUE, load_settings
 from sync_core.state.ports import Coupling, JobRun
 from sync_core.state.queues import queue_client
-from sync_core.sync.messages import RECORD_QUEUE, RecordMessage
+from sync_core.sync.messages import RecordMessage
 from tests.e2e.host import fire_timer, user_functions
 from tests.e2e.operator_support import command_json
 

@@ -20,11 +20,12 @@ import pytest
 from sandbox.stack import SandboxStack
 from sync_core.app import wiring
 from sync_core.errors import DataError
+from sync_core.sync.commands.couplings import uncouple
 from sync_core.sync.context import SyncContext
-from sync_core.sync.couplings import uncouple
-from sync_core.sync.mapping_job import run_mapping_job
+from sync_core.sync.engine.outcome import Outcome
+from sync_core.sync.engine.record import RecordSynchronizer
+from sync_core.sync.jobs.mapping_job import run_mapping_job
 from sync_core.sync.messages import RecordMessage
-from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 from sync_core.vocabulary import Record
 from tests.e2e.host import deliver_all, fire_timer
 

@@ -17,11 +17,12 @@ import json
 from sandbox.seed import seed_id
 from sandbox.stack import SandboxStack
 from sync_core.app import wiring
-from sync_core.sync import couplings
+from sync_core.sync.commands import couplings
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import full_scan_query, run_mapping_job
+from sync_core.sync.engine.outcome import Outcome
+from sync_core.sync.engine.record import RecordSynchronizer
+from sync_core.sync.jobs.mapping_job import full_scan_query, run_mapping_job
 from sync_core.sync.messages import RecordMessage
-from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 from tests.e2e.host import deliver_all, fire_timer, queued, user_functions
 from tests.e2e.operator_support import command_json, run_command
 

@@ -17,11 +17,13 @@ from azure.storage.queue import QueueClient
 from sandbox.seed_bc import START
 from sandbox.stack import SandboxStack
 from sync_core.app import wiring
+from sync_core.settings import RECORD_QUEUE
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import run_mapping_job
-from sync_core.sync.messages import RECORD_QUEUE, RecordMessage
-from sync_core.sync.record_sync import Outcome, RecordSynchronizer
-from sync_core.sync.write_rules import DEFAULT_PRICE_LIST
+from sync_core.sync.engine.outcome import Outcome
+from sync_core.sync.engine.record import RecordSynchronizer
+from sync_core.sync.engine.write_rules import DEFAULT_PRICE_LIST
+from sync_core.sync.jobs.mapping_job import run_mapping_job
+from sync_core.sync.messages import RecordMessage
 from tests.e2e.host import deliver_all, fire_timer, queued
 
 GROUPS = "CUSTPRCGRP-PRICE"

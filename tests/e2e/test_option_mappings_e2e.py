@@ -12,10 +12,11 @@ import pytest
 
 from sandbox.stack import SandboxStack
 from sync_core.app import wiring
-from sync_core.sync import couplings
+from sync_core.sync.commands import couplings
 from sync_core.sync.context import SyncContext
+from sync_core.sync.engine.outcome import Outcome
+from sync_core.sync.engine.record import RecordSynchronizer
 from sync_core.sync.messages import RecordMessage
-from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 from tests.e2e.host import deliver_all, fire_timer
 
 PAYMENT = ("account", "paymenttermscode")

@@ -12,8 +12,8 @@ import requests
 import function_app
 from sandbox.runner import LocalRunner
 from sandbox.stack import SandboxStack
+from sync_core.settings import RECORD_QUEUE
 from sync_core.state.queues import queue_client
-from sync_core.sync.messages import RECORD_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 KEY = "test-function-key"

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import requests
 
 from sandbox.bc_emulator import BcEmulator
 from sandbox.seed import seed_id
-from tests.integration.emulator_clients import BC_TOKENS, BcApi, error
+from tests.integration.emulator_clients import BcApi, error
 
-
-@pytest.fixture(scope="module")
-def bc() -> Iterator[BcEmulator]:
-    emulator = BcEmulator(token_verifier=BC_TOKENS.get)
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh(bc: BcEmulator) -> None:
-    bc.seed_demo()
-    bc.clear_knobs()
-    bc.reset_counters()
+pytestmark = pytest.mark.usefixtures("fresh_bc")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,24 +10,9 @@ import requests
 
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.seed import seed_id
-from tests.integration.emulator_clients import DataverseApi, dataverse_tokens
+from tests.integration.emulator_clients import DataverseApi
 
-
-@pytest.fixture(scope="module")
-def dv() -> Iterator[DataverseEmulator]:
-    tokens: dict[str, dict[str, Any]] = {}
-    emulator = DataverseEmulator(token_verifier=tokens.get)
-    emulator.start()
-    tokens.update(dataverse_tokens(emulator.url))
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh(dv: DataverseEmulator) -> None:
-    dv.seed_demo()
-    dv.clear_knobs()
-    dv.reset_counters()
+pytestmark = pytest.mark.usefixtures("fresh_dv")
 
 
 @pytest.fixture

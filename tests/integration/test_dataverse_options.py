@@ -6,9 +6,6 @@ UpdateOptionValue, and the 400 for an option field written with a value outside 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 import requests
 
@@ -18,7 +15,7 @@ from sync_core.errors import DataError, NotFoundError
 from sync_core.odata.client import ODataClient
 from sync_core.odata.retry import RetryPolicy
 from sync_core.systems.dataverse import DataverseAdapter
-from tests.integration.emulator_clients import DataverseApi, dataverse_tokens
+from tests.integration.emulator_clients import DataverseApi
 
 PAYMENT = ("account", "paymenttermscode")
 PICKLIST = (
@@ -26,27 +23,13 @@ PICKLIST = (
     "/Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
 )
 
+pytestmark = pytest.mark.usefixtures("fresh_dv")
+
 
 class _Bearer(requests.auth.AuthBase):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["Authorization"] = "Bearer good"
         return r
-
-
-@pytest.fixture(scope="module")
-def dv() -> Iterator[DataverseEmulator]:
-    tokens: dict[str, dict[str, Any]] = {}
-    emulator = DataverseEmulator(token_verifier=tokens.get)
-    emulator.start()
-    tokens.update(dataverse_tokens(emulator.url))
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh(dv: DataverseEmulator) -> None:
-    dv.seed_demo()
-    dv.reset_counters()
 
 
 @pytest.fixture

@@ -155,7 +155,7 @@ def test_unknown_mapping_lists_known_ones() -> None:
 
 
 def test_echo_suppression_rule(tmp_path: Path) -> None:
-    from sync_core.sync.mapping_job import _suppress_echo
+    from sync_core.sync.jobs.mapping_job import _suppress_echo
 
     catalog = load_catalog([_write(tmp_path, GOOD)])
     assert _suppress_echo(catalog.get("TEST"))

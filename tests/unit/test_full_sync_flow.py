@@ -20,15 +20,15 @@ from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
 from sync_core.state.full_sync_review import MemoryFullSyncReviewStore
 from sync_core.state.memory import MemoryMessageQueue
 from sync_core.state.stores import memory_stores
-from sync_core.sync import full_sync_lines
 from sync_core.sync.context import SyncContext
-from sync_core.sync.full_sync import (
+from sync_core.sync.full_sync import lines as full_sync_lines
+from sync_core.sync.full_sync.plan import waiting_on
+from sync_core.sync.full_sync.run import (
     full_sync_status,
     process_control_message,
     restart_full_sync,
     start_full_sync,
 )
-from sync_core.sync.full_sync_plan import waiting_on
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import Record

@@ -10,7 +10,7 @@ from sync_core.errors import ConfigError, DataError
 from sync_core.mapping.catalog import Catalog, default_catalog
 from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
 from sync_core.state.full_sync_review import ReviewLine
-from sync_core.sync.full_sync_plan import (
+from sync_core.sync.full_sync.plan import (
     SideSample,
     blocked,
     dependency_order,

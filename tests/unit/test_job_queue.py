@@ -15,8 +15,8 @@ from sync_core.state.memory import MemoryMessageQueue
 from sync_core.state.ports import Coupling, DirectionStatus
 from sync_core.state.stores import memory_stores
 from sync_core.sync.context import SyncContext
-from sync_core.sync.job_queue import ON_HOLD, READY, job_queue_status, run_scheduled
-from sync_core.sync.mapping_job import run_mapping_job
+from sync_core.sync.jobs.job_queue import ON_HOLD, READY, job_queue_status, run_scheduled
+from sync_core.sync.jobs.mapping_job import run_mapping_job
 from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import Record
 

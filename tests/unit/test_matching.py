@@ -6,7 +6,7 @@ import pytest
 
 from sync_core.errors import DataError
 from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
-from sync_core.sync.matching import Matcher, MatchIndex, MatchKey, MatchReport, match_fields
+from sync_core.sync.commands.matching import Matcher, MatchIndex, MatchKey, MatchReport, match_fields
 
 MAPPING = IntegrationTableMapping(
     name="CURRENCY",

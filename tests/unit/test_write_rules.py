@@ -9,14 +9,14 @@ import pytest
 
 from sync_core.mapping.catalog import default_catalog
 from sync_core.mapping.model import WRITE_RULES
-from sync_core.sync.write_rules import (
+from sync_core.sync.engine.write_rules import (
     ORDER_ACTIVE,
     ORDER_INVOICED,
     ORDER_SUBMITTED,
     SalesOrderState,
     fully_invoiced,
 )
-from sync_core.sync.write_rules import (
+from sync_core.sync.engine.write_rules import (
     WRITE_RULES as IMPLEMENTED,
 )
 from sync_core.vocabulary import Record
@@ -128,7 +128,7 @@ class PriceListCtx:
 
 
 def test_new_products_get_the_list_in_their_create_body_and_one_price_row() -> None:
-    from sync_core.sync.write_rules import DEFAULT_PRICE_LIST, ProductDefaultPriceList
+    from sync_core.sync.engine.write_rules import DEFAULT_PRICE_LIST, ProductDefaultPriceList
 
     ctx, rule = PriceListCtx(), ProductDefaultPriceList()
     ctx.dataverse.rows["pricelevels"]["pl-1"] = Record("pl-1", T0, None, {"name": DEFAULT_PRICE_LIST})

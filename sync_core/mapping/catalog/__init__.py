@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -94,7 +94,7 @@ class Catalog:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[IntegrationTableMapping]:
         return iter(sorted(self._by_name.values(), key=lambda m: m.name))
 
     def for_crm_entity(self, logical_name: str) -> list[IntegrationTableMapping]:

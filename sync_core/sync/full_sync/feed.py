@@ -23,7 +23,7 @@ from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.full_sync_review import FullSyncReviewStore, ReviewLine
 from sync_core.state.ports import JobRun, MessageQueue
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import full_scan_query
+from sync_core.sync.jobs.mapping_job import full_scan_query
 from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import Direction
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import JobRun
 from sync_core.sync.context import SyncContext
-from sync_core.sync.mapping_job import id_query, run_mapping_job
+from sync_core.sync.jobs.mapping_job import id_query, run_mapping_job
 from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, replace
 from sync_core.errors import AlreadyExistsError, ConflictError, DataError, NotFoundError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Coupling
-from sync_core.sync.child_couplings import add_counts, child_mappings, uncouple_children
-from sync_core.sync.command_support import (
+from sync_core.sync.commands.child_couplings import add_counts, child_mappings, uncouple_children
+from sync_core.sync.commands.match_couple import MatchCoupleResult as MatchCoupleResult  # re-exported
+from sync_core.sync.commands.match_couple import match_couple as match_couple  # re-exported
+from sync_core.sync.commands.support import (
     PROGRESS_EVERY,
     MessageBatch,
     Progress,
@@ -28,11 +30,9 @@ from sync_core.sync.command_support import (
     start_run,
 )
 from sync_core.sync.context import SyncContext
-from sync_core.sync.match_couple import MatchCoupleResult as MatchCoupleResult  # re-exported
-from sync_core.sync.match_couple import match_couple as match_couple  # re-exported
+from sync_core.sync.engine.insert import CLAIM_STALE_AFTER
+from sync_core.sync.engine.record import RecordSynchronizer
 from sync_core.sync.messages import RecordMessage
-from sync_core.sync.record_insert import CLAIM_STALE_AFTER
-from sync_core.sync.record_sync import RecordSynchronizer
 from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ def _one_id(bc_id: str | None, crm_id: str | None) -> None:
         raise DataError("name exactly one record: a BC id or a Dataverse (CRM) id")
 
 
-def _find(ctx: SyncContext, m: IntegrationTableMapping, bc_id: str | None, crm_id: str | None):  # type: ignore[no-untyped-def]
+def _find(
+    ctx: SyncContext, m: IntegrationTableMapping, bc_id: str | None, crm_id: str | None
+) -> Coupling | None:
     store = ctx.stores.couplings
     return store.get_by_bc(m.name, bc_id) if bc_id else store.get_by_crm(m.name, crm_id or "")
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from sync_core.errors import AlreadyExistsError, MappingError
 from sync_core.sync.context import SyncContext
-from sync_core.sync.lookups import LookupResolver
+from sync_core.sync.engine.lookups import LookupResolver
 from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import Record, eq
 

@@ -20,7 +20,8 @@ from typing import Any
 from sync_core.errors import AlreadyExistsError, DataError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Coupling, JobRun
-from sync_core.sync.command_support import (
+from sync_core.sync.commands.matching import Matcher, MatchIndex, MatchKey, MatchReport, match_fields
+from sync_core.sync.commands.support import (
     PROGRESS_EVERY,
     MessageBatch,
     Progress,
@@ -30,7 +31,6 @@ from sync_core.sync.command_support import (
     start_run,
 )
 from sync_core.sync.context import SyncContext
-from sync_core.sync.matching import Matcher, MatchIndex, MatchKey, MatchReport, match_fields
 from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import Direction
 

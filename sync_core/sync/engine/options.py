@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
 from sync_core.errors import ConfigError, DataError, MappingError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.mapping.transfer import map_values
 from sync_core.state.ports import Coupling
-from sync_core.sync.failures import record_success
+from sync_core.sync.context import SyncContext
+from sync_core.sync.engine.bookkeeping import record_success
+from sync_core.sync.engine.outcome import FORCE_REASONS, SAME_TIMESTAMP, Outcome
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.dataverse import PRIMARY_KEYS
 from sync_core.vocabulary import Record
-
-if TYPE_CHECKING:
-    from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 
 log = logging.getLogger(__name__)
 
@@ -72,21 +71,17 @@ class OptionTarget:
 class OptionSync:
     """One BC code row of one option mapping, synchronized to its option."""
 
-    def __init__(
-        self, sync: RecordSynchronizer, mapping: IntegrationTableMapping, msg: RecordMessage
-    ) -> None:
-        self.sync, self.mapping, self.msg = sync, mapping, msg
-        self.ctx = sync.ctx
-        self.store = sync.ctx.stores.couplings
+    def __init__(self, ctx: SyncContext, mapping: IntegrationTableMapping, msg: RecordMessage) -> None:
+        self.mapping, self.msg = mapping, msg
+        self.ctx = ctx
+        self.store = ctx.stores.couplings
         self.target = OptionTarget.of(mapping)
-        api = sync.ctx.dataverse
+        api = ctx.dataverse
         if not hasattr(api, "option_values"):
             raise ConfigError("the Dataverse system does not support option sets")
         self.api = cast(OptionSetApi, api)
 
     def run(self) -> Outcome:
-        from sync_core.sync.record_sync import FORCE_REASONS, Outcome
-
         coupling = self.store.get_by_bc(self.mapping.name, self.msg.source_id)
         if coupling is not None and coupling.skipped:
             if self.msg.reason != "restore":
@@ -120,8 +115,6 @@ class OptionSync:
 
     @staticmethod
     def _unchanged_since_sync(coupling: Coupling, source: Record) -> bool:
-        from sync_core.sync.record_sync import SAME_TIMESTAMP
-
         last = coupling.bc_modified_on
         if last is None or coupling.to_dataverse.result != "success":
             return False
@@ -130,8 +123,6 @@ class OptionSync:
     # -- coupled ----------------------------------------------------------------------------------
 
     def _coupled(self, source: Record, label: str, coupling: Coupling) -> Outcome:
-        from sync_core.sync.record_sync import Outcome
-
         options = self.api.option_values(self.target.entity, self.target.attribute)
         value = _option_value(coupling.crm_id)
         if value is None or value not in options:
@@ -144,8 +135,6 @@ class OptionSync:
         return Outcome("modified", f"label {options[value]!r} -> {label!r}", coupling.crm_id)
 
     def _coupled_to_deleted(self, source: Record, label: str, coupling: Coupling) -> Outcome:
-        from sync_core.sync.record_sync import Outcome
-
         resolution = self.mapping.deletion_conflict_resolution
         if resolution == "remove-coupling":
             self.store.delete(coupling)
@@ -164,8 +153,6 @@ class OptionSync:
     # -- uncoupled --------------------------------------------------------------------------------
 
     def _uncoupled(self, source: Record, label: str, stale: Coupling | None) -> Outcome:
-        from sync_core.sync.record_sync import Outcome
-
         if stale is not None:  # a claim left behind (options are coupled in one step): start over
             self.store.delete(stale)
         options = self.api.option_values(self.target.entity, self.target.attribute)
@@ -240,13 +227,11 @@ def _option_value(crm_id: str) -> int | None:
         return None
 
 
-def sync_option_record(
-    sync: RecordSynchronizer, mapping: IntegrationTableMapping, msg: RecordMessage
-) -> Outcome:
+def sync_option_record(ctx: SyncContext, mapping: IntegrationTableMapping, msg: RecordMessage) -> Outcome:
     """Synchronize one BC code row of an option mapping to its option (BC -> Dataverse only)."""
     if msg.direction != "to-dataverse":
         raise DataError(
             f"Option mappings can only synchronize to the integration table; {mapping.name} got a "
             f"{msg.direction} record."
         )
-    return OptionSync(sync, mapping, msg).run()
+    return OptionSync(ctx, mapping, msg).run()

@@ -16,7 +16,7 @@ import logging
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
-from sync_core.vocabulary import odata_literal
+from sync_core.vocabulary import eq
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def resync_dependents(
         return 0
     sent = 0
     for target in targets:
-        where = f"{target.resync_with[1]} eq {odata_literal(str(code))}"
+        where = eq(target.resync_with[1], str(code))
         if target.table_filter:
             where = f"({target.table_filter}) and {where}"
         bodies = [

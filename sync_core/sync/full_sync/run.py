@@ -31,16 +31,14 @@ from sync_core.state.full_sync_review import (
 )
 from sync_core.state.ports import MessageQueue
 from sync_core.sync.context import SyncContext
-from sync_core.sync.full_sync_lines import (
-    CHECK_MESSAGE,
-    CONTROL_QUEUE,
+from sync_core.sync.full_sync.lines import (
     LINE_MESSAGE,
     ControlMessage,
     FullSync,
     process,
     start_ready_lines,
 )
-from sync_core.sync.full_sync_plan import (
+from sync_core.sync.full_sync.plan import (
     SAMPLE_SIZE,
     ReviewState,
     SideSample,
@@ -52,18 +50,6 @@ from sync_core.sync.full_sync_plan import (
     samples_needed,
 )
 from sync_core.systems.ports import ModifiedQuery, RecordSource
-
-__all__ = [
-    "CHECK_MESSAGE",
-    "CONTROL_QUEUE",
-    "LINE_MESSAGE",
-    "ControlMessage",
-    "ReviewReport",
-    "full_sync_status",
-    "process_control_message",
-    "restart_full_sync",
-    "start_full_sync",
-]
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from sync_core.errors import ConflictError
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import JobRun, Watermark
-from sync_core.sync.child_lines import refuse_alone
-from sync_core.sync.context import SyncContext
+from sync_core.sync.context import SyncContext, source_coupling
+from sync_core.sync.engine.child_lines import refuse_alone
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import Direction, Record
@@ -133,16 +133,12 @@ class _Scan:
         self.max_modified: datetime | None = None
         self._seen: set[str] = set()
 
-    def _coupling(self, record_id: str):  # type: ignore[no-untyped-def]
-        store = self.ctx.stores.couplings
-        if self.direction == "to-dataverse":
-            return store.get_by_bc(self.mapping.name, record_id)
-        return store.get_by_crm(self.mapping.name, record_id)
-
     def _wanted(self, record: Record) -> bool:
         """BC drops uncoupled records of synch-only-coupled mappings before the engine sees them."""
         only_coupled = self.mapping.synch_only_coupled and not self.mapping.create_new_if_no_match
-        coupling = self._coupling(record.id)  # also needed to leave Skipped records out
+        coupling = source_coupling(
+            self.ctx, self.mapping.name, self.direction, record.id
+        )  # also needed to leave Skipped records out
         if coupling is not None and coupling.skipped:
             self.skipped += 1
             self.ctx.stores.job_log.record_outcome(self.job_id, record.id, "skipped", "Skipped")

@@ -21,19 +21,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sync_core.errors import AlreadyExistsError, ConflictError, DataError, MappingError, PermanentError
 from sync_core.mapping.catalog import Catalog
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.mapping.transfer import changed_values, writable_values
 from sync_core.state.ports import Coupling
-from sync_core.sync.failures import record_success
+from sync_core.sync.context import SyncContext
+from sync_core.sync.engine.bookkeeping import record_success
+from sync_core.sync.engine.outcome import Outcome
+from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import Record
-
-if TYPE_CHECKING:
-    from sync_core.sync.record_sync import Outcome, RecordSynchronizer
 
 # the BC navigation from a parent document to a child mapping's BC entity
 BC_NAVIGATION = {"postedSalesInvoiceLines": "lines"}
@@ -58,10 +58,8 @@ AFTER_INSERT = frozenset({"baseamount", "extendedamount", "volumediscountamount"
 SHIP_TO = ("name", "line1", "line2", "city", "country", "postalcode", "stateorprovince")
 
 
-def child_mappings(
-    sync: RecordSynchronizer, parent: IntegrationTableMapping
-) -> list[IntegrationTableMapping]:
-    return [m for m in sync.ctx.catalog if m.parent == parent.name]
+def child_mappings(catalog: Catalog, parent: IntegrationTableMapping) -> list[IntegrationTableMapping]:
+    return [m for m in catalog if m.parent == parent.name]
 
 
 def refuse_alone(catalog: Catalog, mapping: IntegrationTableMapping) -> None:
@@ -96,26 +94,26 @@ class BcDocument:
 
 
 class ChildLineSync:
-    """The lines of the documents one RecordSynchronizer handles (its resolutions cached)."""
+    """The lines of the documents one message handles (its resolutions cached)."""
 
-    def __init__(self, sync: RecordSynchronizer) -> None:
-        self.sync = sync
-        self.ctx = sync.ctx
+    def __init__(self, ctx: SyncContext, values: RecordValues) -> None:
+        self.ctx = ctx
+        self.values = values
         self._products: dict[tuple[str, str], tuple[str, str] | None] = {}
         self._resolved: dict[tuple[str, str], BcDocument] = {}
 
-    # -- entry points (record_sync / record_insert) -----------------------------------------------
+    # -- entry points (record, insert) ------------------------------------------------------------------
 
     def before_insert(self, mapping: IntegrationTableMapping, source: Record) -> None:
         """§6.1 before insert: every line must resolve (its product coupled) before the document exists."""
-        for child in child_mappings(self.sync, mapping):
+        for child in child_mappings(self.ctx.catalog, mapping):
             self._document(mapping, child, source)
 
     def after_parent(self, mapping: IntegrationTableMapping, msg: RecordMessage, outcome: Outcome) -> Outcome:
         """Synchronize the lines of a parent record the outcome says exists in Dataverse."""
         if msg.direction != "to-dataverse" or outcome.outcome not in SYNCED_OUTCOMES:
             return outcome
-        children = child_mappings(self.sync, mapping)
+        children = child_mappings(self.ctx.catalog, mapping)
         if not children or not outcome.destination_id:
             return outcome
         header = self.ctx.dataverse.get(mapping.crm_entity, outcome.destination_id)
@@ -155,7 +153,7 @@ class ChildLineSync:
     def _line_values(self, child: IntegrationTableMapping, header: Record, row: Mapping[str, Any]) -> dict:
         """The child's field mappings, then BC's hard-coded line rules (§6.1)."""
         line = Record(str(row["id"]), header.modified_on, None, row)
-        values = self.sync.desired(child, "to-dataverse", line, inserting=True)
+        values = self.values.desired(child, "to-dataverse", line, inserting=True)
         amount, including_vat = _number(row, "amount"), _number(row, "amountIncludingVat")
         line_discount, invoice_discount = (
             _number(row, "lineDiscountAmount"),
@@ -187,7 +185,7 @@ class ChildLineSync:
         return {"isproductoverridden": False, "_productid_value": product_id, "_uomid_value": unit_id}
 
     def _is_write_in_product(self, kind: str, number: str) -> bool:
-        setup = (self.sync.reference.rows("integrationSetup") or [{}])[0]
+        setup = (self.values.reference.rows("integrationSetup") or [{}])[0]
         written_in = str(setup.get("writeInProductNo") or "").upper()
         return kind == setup.get("writeInProductType") and number.upper() == written_in != ""
 
@@ -198,7 +196,7 @@ class ChildLineSync:
         return self._products[key]
 
     def _coupled_product(self, target: IntegrationTableMapping, kind: str, number: str) -> tuple[str, str]:
-        crm_id = self.sync.lookups.coupled_crm_id(target, number)
+        crm_id = self.values.lookups.coupled_crm_id(target, number)
         product = self.ctx.dataverse.get(target.crm_entity, crm_id) if crm_id else None
         if product is None:
             raise MappingError(

@@ -73,8 +73,8 @@ class MatchKey:
         return tuple(f.crm_field for f in self.fields)
 
     def _key(self, values: Iterable[Any]) -> Key | None:
-        parts = tuple(_norm(v, self.case_sensitive) for v in values)
-        return None if any(p is None for p in parts) else parts  # type: ignore[return-value]
+        parts = [_norm(v, self.case_sensitive) for v in values]
+        return tuple(p for p in parts if p is not None) if all(p is not None for p in parts) else None
 
     def bc_key(self, bc: Mapping[str, Any]) -> Key | None:
         return self._key(resolve(f.transform)(bc.get(f.bc_field)) for f in self.fields)

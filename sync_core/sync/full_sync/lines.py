@@ -35,16 +35,15 @@ from sync_core.state.full_sync_review import (
     ReviewLine,
 )
 from sync_core.state.ports import JobSummary, MessageQueue
+from sync_core.sync.commands.match_couple import match_couple
 from sync_core.sync.context import SyncContext
-from sync_core.sync.full_sync_feed import feed, stage_records
-from sync_core.sync.full_sync_plan import dependencies_met, is_option, startable
-from sync_core.sync.mapping_job import advance_watermark
-from sync_core.sync.match_couple import match_couple
+from sync_core.sync.full_sync.feed import feed, stage_records
+from sync_core.sync.full_sync.plan import dependencies_met, is_option, startable
+from sync_core.sync.jobs.mapping_job import advance_watermark
 from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)
 
-CONTROL_QUEUE = "sync-control"
 LINE_MESSAGE, CHECK_MESSAGE = "full-sync-line", "full-sync-check"
 CHECK_DELAY_S = 3  # how long a check message stays invisible (at least) ...
 CHECK_DELAY_MAX_S = 60  # ... growing by a second per RECORDS_PER_CHECK_SECOND records processed

@@ -1,0 +1,1 @@
+"""Operator commands over couplings: couple, uncouple, create-in, sync-now, match-couple, restore, retry."""

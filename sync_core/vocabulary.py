@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+T = TypeVar("T")
 Direction = Literal["to-dataverse", "to-bc"]
 TO_DATAVERSE: Direction = "to-dataverse"  # BC's ToIntegrationTable
 TO_BC: Direction = "to-bc"  # BC's FromIntegrationTable
@@ -22,6 +23,11 @@ DIRECTIONS: tuple[Direction, ...] = (TO_DATAVERSE, TO_BC)
 def other(direction: Direction) -> Direction:
     """The opposite direction."""
     return TO_BC if direction == TO_DATAVERSE else TO_DATAVERSE
+
+
+def bc_then_crm(direction: Direction, source: T, destination: T) -> tuple[T, T]:
+    """A source/destination pair of ``direction`` as (BC side, Dataverse side)."""
+    return (source, destination) if direction == TO_DATAVERSE else (destination, source)
 
 
 @dataclass(frozen=True)

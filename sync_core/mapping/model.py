@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sync_core.vocabulary import Direction
+from sync_core.vocabulary import TO_DATAVERSE, Direction
 
 MappingDirection = Literal["to-dataverse", "to-bc", "bidirectional"]
 UpdateConflictResolution = Literal["none", "send", "get"]
@@ -16,6 +16,13 @@ MappingKind = Literal["table", "option"]
 # only (never sent in an update), "modify" = update only (left out of the create body and written
 # with a PATCH right after the create)
 CrmAccess = Literal["", "full", "insert", "modify"]
+# BC's "Initial Synch Recommendation" of a full synchronization review line (bc-integration-behaviour
+# §2.2): "" compares both sides; "full-synchronization" always (SALESPEOPLE); "single-currency" full
+# only when Dataverse has exactly one currency at rate 1 (CURRENCY); "unit-groups" counts one
+# Dataverse unit group (the default one) as empty (units of measure). Option mappings (kind =
+# "option") follow their own rule.
+RecommendationRule = Literal["", "full-synchronization", "single-currency", "unit-groups"]
+UNRANKED = 99  # review_priority of a mapping BC's GetPrioritizedMappingList does not name
 WRITE_RULES = (
     "sales-order-state",
     "product-default-price-list",
@@ -97,6 +104,15 @@ class IntegrationTableMapping:
     resync_with: tuple[str, ...] = ()
     write_rule: str = ""  # steps around a Dataverse write (WRITE_RULES), e.g. a sales order's state
     in_full_sync: bool = True
+    recommendation_rule: RecommendationRule = ""
+    review_priority: int = UNRANKED  # the order of lines within one dependency wave (BC's list)
+    # BC's blank code names the local currency (LCY): a lookup through this mapping maps a blank
+    # code to the Dataverse row whose code is the LCY code, and back (CURRENCY)
+    blank_code_is_lcy: bool = False
+    # a child mapping's BC navigation from the parent document to its lines (``lines``)
+    bc_navigation: str = ""
+    # a child mapping's lines: BC line type -> the mapping whose couplings give the line's product
+    line_products: tuple[tuple[str, str], ...] = ()
     source_file: str = field(default="", compare=False)
 
     def allows(self, direction: Direction) -> bool:
@@ -110,8 +126,30 @@ class IntegrationTableMapping:
         return tuple(f for f in self.fields if f.match)
 
     @property
+    def crm_code_field(self) -> str:
+        """The Dataverse attribute that holds the BC code (``bc_code_field``), or ""."""
+        found = (f.crm_field for f in self.fields if self.bc_code_field and f.bc_field == self.bc_code_field)
+        return next(found, "")
+
+    @property
     def function_name(self) -> str:
         return timer_function_name(self.name)
+
+    def source_entity(self, direction: Direction) -> str:
+        """The entity set a sync in ``direction`` reads."""
+        return self.bc_entity if direction == TO_DATAVERSE else self.crm_entity
+
+    def destination_entity(self, direction: Direction) -> str:
+        """The entity set a sync in ``direction`` writes."""
+        return self.crm_entity if direction == TO_DATAVERSE else self.bc_entity
+
+    def source_filter(self, direction: Direction) -> str:
+        """The filter on the source's rows: BC's Table Filter, or its Integration Table Filter."""
+        return self.table_filter if direction == TO_DATAVERSE else self.integration_table_filter
+
+    def source_key(self, direction: Direction) -> str:
+        """The key of the source's rows (BC's SystemId ``id``, or the Dataverse primary key)."""
+        return "id" if direction == TO_DATAVERSE else self.crm_key
 
     def directions(self) -> tuple[Direction, ...]:
         if self.direction == "bidirectional":

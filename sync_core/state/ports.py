@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
-from sync_core.vocabulary import Direction
+from sync_core.vocabulary import TO_DATAVERSE, Direction
 
 SyncResult = Literal["success", "failure"]
 RecordOutcome = Literal["inserted", "modified", "unchanged", "skipped", "failed", "uncoupled"]
@@ -63,12 +63,28 @@ class Coupling:
     etag: str | None = None
 
     def status(self, direction: Direction) -> DirectionStatus:
-        return self.to_dataverse if direction == "to-dataverse" else self.to_bc
+        return self.to_dataverse if direction == TO_DATAVERSE else self.to_bc
 
     def with_status(self, direction: Direction, status: DirectionStatus) -> Coupling:
-        if direction == "to-dataverse":
+        if direction == TO_DATAVERSE:
             return replace(self, to_dataverse=status)
         return replace(self, to_bc=status)
+
+    def source_id(self, direction: Direction) -> str:
+        """The id of the record a sync in ``direction`` reads (BC's going to Dataverse)."""
+        return self.bc_id if direction == TO_DATAVERSE else self.crm_id
+
+    def destination_id(self, direction: Direction) -> str:
+        """The id of the record a sync in ``direction`` writes."""
+        return self.crm_id if direction == TO_DATAVERSE else self.bc_id
+
+    def last_source_modified_on(self, direction: Direction) -> datetime | None:
+        """The source's modified-on stamp at the last synchronization (BC's Last Synch. (CRM) Modified On)."""
+        return self.bc_modified_on if direction == TO_DATAVERSE else self.crm_modified_on
+
+    def last_destination_modified_on(self, direction: Direction) -> datetime | None:
+        """The destination's modified-on stamp at the last synchronization."""
+        return self.crm_modified_on if direction == TO_DATAVERSE else self.bc_modified_on
 
 
 class CouplingStore(Protocol):
@@ -117,6 +133,15 @@ class Watermark:
     direction: Direction
     value: datetime | None = None
     etag: str | None = None
+
+
+def coupling_of_source(
+    store: CouplingStore, mapping: str, direction: Direction, source_id: str
+) -> Coupling | None:
+    """The coupling of a source record: by its BC id going to Dataverse, by its Dataverse id back."""
+    if direction == TO_DATAVERSE:
+        return store.get_by_bc(mapping, source_id)
+    return store.get_by_crm(mapping, source_id)
 
 
 class WatermarkStore(Protocol):

@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 from sync_core.mapping.catalog import Catalog
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Coupling, MessageQueue
+from sync_core.state.ports import Coupling, MessageQueue, coupling_of_source
 from sync_core.state.stores import StateStores
 from sync_core.systems.ports import RecordSink, RecordSource
-from sync_core.vocabulary import TO_DATAVERSE, Direction
+from sync_core.vocabulary import Direction
 
 
 class BcSystem(RecordSource, RecordSink, Protocol):
@@ -58,10 +58,7 @@ class SyncContext:
 
 def source_coupling(ctx: SyncContext, mapping: str, direction: Direction, source_id: str) -> Coupling | None:
     """The coupling of a source record: by its BC id going to Dataverse, by its Dataverse id back."""
-    store = ctx.stores.couplings
-    if direction == TO_DATAVERSE:
-        return store.get_by_bc(mapping, source_id)
-    return store.get_by_crm(mapping, source_id)
+    return coupling_of_source(ctx.stores.couplings, mapping, direction, source_id)
 
 
 @dataclass

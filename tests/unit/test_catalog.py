@@ -108,6 +108,33 @@ def test_extra_directory_adds_a_mapping_without_engine_code(tmp_path: Path) -> N
             ('crm_field = "name"', 'crm_field = "name"\ncrm_access = "modify"\non_insert_only = true'),
             "fields[0]: crm_access modify contradicts on_insert_only",
         ),
+        (  # the full synchronization rules a mapping may declare (BC §2.2)
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nrecommendation_rule = "maybe"'),
+            "recommendation_rule must be one of full-synchronization, single-currency, unit-groups "
+            "(or empty), not 'maybe'",
+        ),
+        (
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nreview_priority = -1'),
+            "review_priority must be a whole number >= 0, not -1",
+        ),
+        (  # line rules belong to a child mapping
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nline_products = { Item = "ITEM-PRODUCT" }'),
+            "line_products and bc_navigation are for a child mapping (parent)",
+        ),
+        (
+            (
+                'crm_key = "accountid"',
+                'crm_key = "accountid"\nparent = "CUSTOMER"\nline_products = { Item = "GHOST" }',
+            ),
+            "dependency on unknown mapping(s) GHOST",
+        ),
+        (
+            (
+                'crm_key = "accountid"',
+                'crm_key = "accountid"\nparent = "CUSTOMER"\nline_products = { Item = "SALESORDER-ORDER" }',
+            ),
+            "line_products Item must name a mapping with a bc_code_field",
+        ),
     ],
 )
 def test_invalid_mapping_files_are_load_errors(tmp_path: Path, change, message) -> None:
@@ -172,3 +199,16 @@ def test_contacts_are_uncoupled_with_their_customer() -> None:
     assert not any(
         m.uncoupled_with for m in default_catalog() if m.name not in ("CONTACT", "POSTEDSALESLINE-INV")
     )
+
+
+def test_the_local_currency_is_declared_by_one_mapping_that_maps_its_code(tmp_path: Path) -> None:
+    assert default_catalog().lcy_mapping() == default_catalog().get("CURRENCY")
+    assert default_catalog().get("CURRENCY").crm_code_field == "isocurrencycode"
+    lcy = GOOD.replace('crm_key = "accountid"', 'crm_key = "accountid"\nblank_code_is_lcy = true')
+    with pytest.raises(CatalogError, match="blank_code_is_lcy is declared by CURRENCY, TEST: one at most"):
+        load_catalog([_write(tmp_path, lcy)])
+    needs_code = "m.toml [TEST]: blank_code_is_lcy needs a bc_code_field"
+    with pytest.raises(CatalogError, match=re.escape(needs_code)):
+        load_catalog([_write(tmp_path, lcy)], include_defaults=False)
+    coded = lcy.replace("blank_code_is_lcy", 'bc_code_field = "displayName"\nblank_code_is_lcy')
+    assert load_catalog([_write(tmp_path, coded)], include_defaults=False).lcy_mapping() is not None

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sync_core.errors import ConflictError, TransientError
-from sync_core.mapping.catalog import Catalog
+from sync_core.mapping.catalog import Catalog, default_catalog
 from sync_core.mapping.model import FieldMapping, IntegrationTableMapping
 from sync_core.state.full_sync_review import MemoryFullSyncReviewStore
 from sync_core.state.memory import MemoryMessageQueue
@@ -39,8 +39,16 @@ T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
 def _mapping(
     name: str, bc: str, crm: str, *deps: str, direction: str = "to-dataverse"
 ) -> IntegrationTableMapping:
+    """A mapping with the full synchronization rules its namesake in the default catalog declares."""
     field = FieldMapping("name", "displayName", direction=direction)  # type: ignore[arg-type]
-    return IntegrationTableMapping(name, bc, crm, "id", direction, (field,), dependencies=deps)  # type: ignore[arg-type]
+    declared = DECLARED.get(name, {})
+    return IntegrationTableMapping(name, bc, crm, "id", direction, (field,), dependencies=deps, **declared)  # type: ignore[arg-type]
+
+
+DECLARED = {
+    m.name: {"recommendation_rule": m.recommendation_rule, "review_priority": m.review_priority}
+    for m in default_catalog()
+}
 
 
 CATALOG = Catalog(

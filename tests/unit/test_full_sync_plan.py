@@ -23,10 +23,16 @@ from sync_core.sync.full_sync.plan import (
 )
 
 FULL, COUPLE, NONE = "Full Synchronization", "Couple Records", "No Records Found"
+DECLARED = {
+    m.name: {"recommendation_rule": m.recommendation_rule, "review_priority": m.review_priority}
+    for m in default_catalog()
+}
 EMPTY, ONE, MANY = SideSample(), SideSample(({"x": 1},)), SideSample(({"x": 1}, {"x": 2}))
 
 
 def mapping(name: str, *deps: str, **kw: object) -> IntegrationTableMapping:
+    """A mapping with the full synchronization rules its namesake in the default catalog declares."""
+    declared = DECLARED.get(name, {})
     return IntegrationTableMapping(
         name=name,
         bc_entity="e",
@@ -35,7 +41,7 @@ def mapping(name: str, *deps: str, **kw: object) -> IntegrationTableMapping:
         direction="to-dataverse",
         fields=(FieldMapping("name", "displayName", direction="to-dataverse"),),
         dependencies=deps,
-        **kw,  # type: ignore[arg-type]
+        **{**declared, **kw},  # type: ignore[arg-type]
     )
 
 
@@ -168,3 +174,19 @@ def test_review_state_finished_error_and_blocked_lines() -> None:
     assert review_state(failed) == "Error"
     failed.append(line("ITEM-PRODUCT", "In Process", FULL, "UNIT OF MEASURE"))
     assert review_state(failed) == "In Process"  # another branch is still moving
+
+
+def test_the_rules_are_declared_by_the_mappings_not_read_from_their_names() -> None:
+    """A deployment that renames BC's mappings keeps BC's review order and recommendations."""
+    catalog = default_catalog()
+    renamed = Catalog(
+        replace(m, name=f"X {m.name}", dependencies=tuple(f"X {d}" for d in m.dependencies), parent="")
+        for m in catalog
+        if not m.parent
+    )
+    assert [m.name for m in review_mappings(renamed)] == [f"X {m.name}" for m in review_mappings(catalog)]
+    for m in review_mappings(catalog):
+        twin = renamed.get(f"X {m.name}")
+        for bc, crm in [(EMPTY, ONE), (MANY, MANY), (ONE, SideSample(({"exchangerate": 1},)))]:
+            assert recommend(twin, bc, crm) == recommend(m, bc, crm)
+        assert samples_needed(twin) == samples_needed(m)

@@ -24,6 +24,7 @@ from sync_core.mapping.model import (
     IntegrationTableMapping,
     MappingDirection,
     MappingKind,
+    RecommendationRule,
     UpdateConflictResolution,
 )
 from sync_core.mapping.transforms import resolve
@@ -56,6 +57,11 @@ _MAPPING_KEYS = {
     "uncoupled_with",
     "write_rule",
     "resync_with",
+    "recommendation_rule",
+    "review_priority",
+    "blank_code_is_lcy",
+    "bc_navigation",
+    "line_products",
 }
 _FIELD_KEYS = {
     "crm_field",
@@ -97,6 +103,10 @@ class Catalog:
     def __iter__(self) -> Iterator[IntegrationTableMapping]:
         return iter(sorted(self._by_name.values(), key=lambda m: m.name))
 
+    def lcy_mapping(self) -> IntegrationTableMapping | None:
+        """The mapping whose blank BC code is the local currency (``blank_code_is_lcy``), if any."""
+        return next((m for m in self if m.blank_code_is_lcy), None)
+
     def for_crm_entity(self, logical_name: str) -> list[IntegrationTableMapping]:
         return [m for m in self if logical_name in (m.crm_logical_name, m.crm_entity)]
 
@@ -110,7 +120,8 @@ def _check_keys(where: str, data: Mapping[str, Any], allowed: set[str]) -> None:
 def _choice(where: str, value: Any, literal: Any, key: str) -> Any:
     options = get_args(literal)
     if value not in options:
-        raise CatalogError(f"{where}: {key} must be one of {', '.join(options)}, not {value!r}")
+        named = ", ".join(o for o in options if o) + (" (or empty)" if "" in options else "")
+        raise CatalogError(f"{where}: {key} must be one of {named}, not {value!r}")
     return value
 
 
@@ -191,7 +202,22 @@ def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:
         raise CatalogError(f"{where}: uncoupled_with must be [parent mapping, Dataverse attribute]")
     if values["resync_with"] and len(values["resync_with"]) != 2:
         raise CatalogError(f"{where}: resync_with must be [parent mapping, BC field]")
+    values["line_products"] = _declared_rules(where, data)
     return IntegrationTableMapping(**values)
+
+
+def _declared_rules(where: str, data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The full synchronization rules and line rules a mapping declares; returns its line products."""
+    _choice(where, data.get("recommendation_rule", ""), RecommendationRule, "recommendation_rule")
+    priority = data.get("review_priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+        raise CatalogError(f"{where}: review_priority must be a whole number >= 0, not {priority!r}")
+    products = data.get("line_products", {})
+    if not isinstance(products, Mapping) or not all(isinstance(v, str) for v in products.values()):
+        raise CatalogError(f"{where}: line_products must be a table of BC line type = mapping name")
+    if (products or data.get("bc_navigation")) and not data.get("parent"):
+        raise CatalogError(f"{where}: line_products and bc_navigation are for a child mapping (parent)")
+    return tuple(sorted(products.items()))
 
 
 def _read(path: Path) -> IntegrationTableMapping:
@@ -211,7 +237,22 @@ def load_catalog(extra_dirs: Iterable[Path] = (), *, include_defaults: bool = Tr
             mappings[mapping.name] = mapping
     for mapping in mappings.values():
         _check_references(mapping, mappings)
+    _check_lcy(mappings.values())
     return Catalog(mappings.values())
+
+
+def _check_lcy(mappings: Iterable[IntegrationTableMapping]) -> None:
+    """At most one mapping names the local currency, and it maps its code to Dataverse."""
+    declared = [m for m in mappings if m.blank_code_is_lcy]
+    if len(declared) > 1:
+        names = ", ".join(m.name for m in declared)
+        raise CatalogError(f"blank_code_is_lcy is declared by {names}: one at most")
+    for m in declared:
+        if not m.crm_code_field:
+            raise CatalogError(
+                f"{Path(m.source_file).name} [{m.name}]: blank_code_is_lcy needs a bc_code_field mapped "
+                "to a Dataverse attribute"
+            )
 
 
 def _check_references(
@@ -220,10 +261,20 @@ def _check_references(
     """Dependencies, parents, lookups and option maps must name mappings that can serve them."""
     where = f"{Path(mapping.source_file).name} [{mapping.name}]"
     parents = [mapping.parent] if mapping.parent else []
-    named = (*mapping.dependencies, *parents, *mapping.uncoupled_with[:1], *mapping.resync_with[:1])
+    products = [name for _, name in mapping.line_products]
+    named = (
+        *mapping.dependencies,
+        *parents,
+        *mapping.uncoupled_with[:1],
+        *mapping.resync_with[:1],
+        *products,
+    )
     missing = [d for d in named if d not in mappings]
     if missing:
         raise CatalogError(f"{where}: dependency on unknown mapping(s) {', '.join(missing)}")
+    for line_type, name in mapping.line_products:
+        if not mappings[name].bc_code_field:
+            raise CatalogError(f"{where}: line_products {line_type} must name a mapping with a bc_code_field")
     for i, f in enumerate(mapping.fields):
         if f.lookup and (f.lookup not in mappings or not mappings[f.lookup].bc_code_field):
             raise CatalogError(

@@ -256,7 +256,7 @@ def sync_now(
             f"The {_describe(bc_id, crm_id)} is Skipped in {m.name}.",
             remedy=f'Restore it: python -m sync_core restore "{m.name}" ...',
         )
-    source_id = coupling.bc_id if direction == "to-dataverse" else coupling.crm_id
+    source_id = coupling.source_id(direction)
     return _run_command(ctx, m, direction, source_id, f"synchronize now {direction}")
 
 
@@ -265,10 +265,6 @@ def sync_now(
 
 def _failed_directions(m: IntegrationTableMapping, coupling: Coupling) -> list[Direction]:
     return [d for d in m.directions() if coupling.status(d).result == "failure"]
-
-
-def _source_of(coupling: Coupling, direction: Direction) -> str:
-    return coupling.bc_id if direction == "to-dataverse" else coupling.crm_id
 
 
 def _clear_skipped(ctx: SyncContext, coupling: Coupling) -> Coupling | None:
@@ -289,7 +285,7 @@ def _restore_one(
 ) -> None:
     restored = _clear_skipped(ctx, coupling) or coupling
     for direction in _failed_directions(m, restored) or list(m.directions()):
-        batch.add(direction, _source_of(restored, direction))
+        batch.add(direction, restored.source_id(direction))
 
 
 def restore(
@@ -361,7 +357,7 @@ def _retry_all(
 ) -> None:
     for direction in m.directions():
         for coupling in ctx.stores.couplings.iter_failed(m.name, direction):
-            batch.add(direction, _source_of(coupling, direction))
+            batch.add(direction, coupling.source_id(direction))
             if progress and batch.total % PROGRESS_EVERY == 0:
                 progress(f"{m.name}: {batch.total} failed records enqueued")
 
@@ -388,4 +384,4 @@ def _retry_one(
             remedy="Use sync-now to synchronize it now.",
         )
     for direction in failed:
-        batch.add(direction, _source_of(coupling, direction))
+        batch.add(direction, coupling.source_id(direction))

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from sync_core.errors import ConflictError, PermanentError
 from sync_core.mapping.model import IntegrationTableMapping
-from sync_core.state.ports import Coupling, CouplingStore, DirectionStatus, SyncErrorEntry
+from sync_core.state.ports import Coupling, CouplingStore, DirectionStatus, SyncErrorEntry, coupling_of_source
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
-from sync_core.vocabulary import Record
+from sync_core.vocabulary import TO_DATAVERSE, Record, bc_then_crm
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ def record_success(
     little earlier (BC: -999 ms for Dataverse, -10 ms for BC), so the other direction still sees
     the other side's change.
     """
-    bc, crm = (source, dest) if msg.direction == "to-dataverse" else (dest, source)
+    bc, crm = bc_then_crm(msg.direction, source, dest)
     bc_stamp, crm_stamp = bc.modified_on, crm.modified_on
-    if forced and msg.direction == "to-dataverse":
+    if forced and msg.direction == TO_DATAVERSE:
         crm_stamp -= FORCED_CRM_SLACK
     elif forced:
         bc_stamp -= FORCED_BC_SLACK
@@ -61,10 +61,7 @@ def _mark_failed(store: CouplingStore, mapping: str, msg: RecordMessage, error: 
     (BC: the previous and the new job logged the same error; a message processed twice in one
     job is one failure)."""
     for _ in range(3):
-        if msg.direction == "to-dataverse":
-            coupling = store.get_by_bc(mapping, msg.source_id)
-        else:
-            coupling = store.get_by_crm(mapping, msg.source_id)
+        coupling = coupling_of_source(store, mapping, msg.direction, msg.source_id)
         if coupling is None or coupling.state != "coupled":
             return False
         previous = coupling.status(msg.direction)

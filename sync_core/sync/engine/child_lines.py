@@ -35,10 +35,6 @@ from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import Record
 
-# the BC navigation from a parent document to a child mapping's BC entity
-BC_NAVIGATION = {"postedSalesInvoiceLines": "lines"}
-# the mapping whose couplings give the product of a line, by the line's BC type
-PRODUCT_MAPPINGS = {"Item": "ITEM-PRODUCT", "Resource": "RESOURCE-PRODUCT"}
 SYNCED_OUTCOMES = frozenset({"inserted", "modified", "unchanged"})
 ACTIVE = 0
 # lookups of a detail row: read name -> (write name, entity set)
@@ -137,7 +133,7 @@ class ChildLineSync:
     ) -> BcDocument:
         key = (child.name, source.id)
         if key not in self._resolved:
-            nav = BC_NAVIGATION.get(child.bc_entity, child.bc_entity)
+            nav = child.bc_navigation or child.bc_entity
             rows = self.ctx.bc.list_rows(f"{mapping.bc_entity}({source.id})/{nav}")
             ordered = sorted(rows, key=lambda r: int(r.get("lineNo") or 0))
             number = str(source.fields.get(mapping.bc_code_field or "number", source.id))
@@ -170,14 +166,15 @@ class ChildLineSync:
         quantity = _number(row, "quantity")
         if header.fields.get("pricesIncludingVat") and quantity:
             values["priceperunit"] = _number(row, "unitPrice") - round((including_vat - amount) / quantity, 2)
-        return values | self._product_values(row)
+        return values | self._product_values(child, row)
 
-    def _product_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _product_values(self, child: IntegrationTableMapping, row: Mapping[str, Any]) -> dict[str, Any]:
         """The coupled product and its default unit, or a write-in line "<No.> <Description>."."""
         kind, number = str(row.get("type") or ""), str(row.get("number") or "")
+        product_mapping = dict(child.line_products).get(kind)
         product = None
-        if kind in PRODUCT_MAPPINGS and not self._is_write_in_product(kind, number):
-            product = self._product(PRODUCT_MAPPINGS[kind], kind, number)
+        if product_mapping and not self._is_write_in_product(kind, number):
+            product = self._product(product_mapping, kind, number)
         if product is None:
             description = " ".join(p for p in (number, str(row.get("description") or "")) if p)
             return {"isproductoverridden": True, "productdescription": f"{description}."}

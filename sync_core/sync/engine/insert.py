@@ -27,7 +27,7 @@ from sync_core.sync.engine.update import Updater
 from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery
-from sync_core.vocabulary import TO_DATAVERSE, Record, eq, other
+from sync_core.vocabulary import TO_DATAVERSE, Record, bc_then_crm, eq, other
 
 CLAIM_STALE_AFTER = timedelta(minutes=2)
 PENDING = "pending-"
@@ -48,8 +48,7 @@ class Inserter:
         desired = self.values.desired(mapping, msg.direction, source, inserting=True)
         match = self._find_match(mapping, msg, desired)
         if match is not None:
-            to_dv = msg.direction == TO_DATAVERSE
-            bc_id, crm_id = (source.id, match.id) if to_dv else (match.id, source.id)
+            bc_id, crm_id = bc_then_crm(msg.direction, source.id, match.id)
             coupling = self._claim(mapping, bc_id, crm_id, state="coupled")
             return self.updater.update(mapping, msg, source, coupling, dest=match)
         may_create = not mapping.synch_only_coupled or mapping.create_new_if_no_match

@@ -83,7 +83,7 @@ class LookupResolver:
     def _crm_id(self, f: FieldMapping, target: IntegrationTableMapping, code: Any) -> str | None:
         code = "" if code is None else str(code).strip()
         if not code:
-            return self.lcy_currency() if target.name == "CURRENCY" and f.lookup else None
+            return self.lcy_currency() if target.blank_code_is_lcy and f.lookup else None
         crm_id = self.coupled_crm_id(target, code)
         if crm_id is not None:
             return crm_id
@@ -102,7 +102,7 @@ class LookupResolver:
         crm_id = str(value)
         coupling = self.ctx.stores.couplings.get_by_crm(target.name, crm_id)
         if coupling is None or coupling.state != "coupled":
-            if target.name == "CURRENCY" and self._is_lcy_currency(crm_id):
+            if target.blank_code_is_lcy and self._is_lcy_currency(target, crm_id):
                 return ""  # the LCY currency in Dataverse is BC's blank currency code
             if f.clear_on_failed:
                 return ""
@@ -133,31 +133,32 @@ class LookupResolver:
                     "in Dataverse.",
                     field=f.crm_field,
                     remedy=f"Give the unit group NAV {code} one base unit with quantity 1 (or synchronize "
-                    'the UNIT OF MEASURE mapping: python -m sync_core run "UNIT OF MEASURE"), then retry.',
+                    f'the {f.lookup} mapping: python -m sync_core run "{f.lookup}"), then retry.',
                 )
             self._base_units[schedule_id] = found[0].id
         return self._base_units[schedule_id]
 
     def lcy_currency(self) -> str | None:
-        """BC's blank currency is the Dataverse currency whose ISO code is the LCY code."""
+        """BC's blank currency: the Dataverse row of the ``blank_code_is_lcy`` mapping with the LCY code."""
         lcy = self.ctx.reference.lcy_code() if self.ctx.reference else ""
-        if not lcy:
+        target = self.ctx.catalog.lcy_mapping()
+        if not lcy or target is None:
             return None
-        query = ModifiedQuery("transactioncurrencies", filter=eq("isocurrencycode", lcy))
+        query = ModifiedQuery(target.crm_entity, filter=eq(target.crm_code_field, lcy))
         found = next(iter(self.ctx.dataverse.iter_modified(query)), None)
         if found is None:
             raise MappingError(
                 f"The local currency {lcy} does not exist in Dataverse.",
-                field="transactioncurrencyid",
+                field=target.crm_key,
                 remedy=f"Create the currency {lcy} in Dataverse (it is the organization's base currency "
                 "in most setups), then retry.",
             )
         return found.id
 
-    def _is_lcy_currency(self, crm_id: str) -> bool:
-        row = self.ctx.dataverse.get("transactioncurrencies", crm_id)
+    def _is_lcy_currency(self, target: IntegrationTableMapping, crm_id: str) -> bool:
+        row = self.ctx.dataverse.get(target.crm_entity, crm_id)
         lcy = self.ctx.reference.lcy_code() if self.ctx.reference else ""
-        return row is not None and str(row.fields.get("isocurrencycode", "")).upper() == lcy.upper()
+        return row is not None and str(row.fields.get(target.crm_code_field, "")).upper() == lcy.upper()
 
 
 def bind_values(

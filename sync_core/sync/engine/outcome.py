@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import RecordOutcome
-from sync_core.vocabulary import TO_DATAVERSE, Direction
 
 SAME_TIMESTAMP = timedelta(milliseconds=10)  # BC: timestamps within 10 ms count as equal
 # reasons that force the write: no unchanged shortcut, and on a conflict their direction wins
@@ -41,8 +39,3 @@ def to_bc_values(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
             existing = current.get(key)
             out[key] = False if isinstance(existing, bool) else 0 if isinstance(existing, int | float) else ""
     return out
-
-
-def entity_of(mapping: IntegrationTableMapping, side: Direction) -> str:
-    """Entity set of the destination of ``side``."""
-    return mapping.crm_entity if side == TO_DATAVERSE else mapping.bc_entity

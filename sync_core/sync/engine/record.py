@@ -35,13 +35,13 @@ from sync_core.sync.engine.bookkeeping import record_failure
 from sync_core.sync.engine.child_lines import ChildLineSync, refuse_alone
 from sync_core.sync.engine.insert import Inserter
 from sync_core.sync.engine.options import sync_option_record
-from sync_core.sync.engine.outcome import FORCE_REASONS, SAME_TIMESTAMP, Outcome, entity_of
+from sync_core.sync.engine.outcome import FORCE_REASONS, SAME_TIMESTAMP, Outcome
 from sync_core.sync.engine.resync import resync_dependents
-from sync_core.sync.engine.update import RestoreDestination, Updater, destination_id
+from sync_core.sync.engine.update import RestoreDestination, Updater
 from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery
-from sync_core.vocabulary import TO_DATAVERSE, Record, other
+from sync_core.vocabulary import TO_DATAVERSE, Record
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class RecordSynchronizer:
         if coupling.state == "claimed":
             return self.inserter.resume_claim(mapping, msg, source, coupling)
         if _unchanged_since_sync(coupling, msg, source):
-            return Outcome("unchanged", destination_id=destination_id(coupling, msg.direction))
+            return Outcome("unchanged", destination_id=coupling.destination_id(msg.direction))
         try:
             return self.updater.update(mapping, msg, source, coupling)
         except RestoreDestination:  # BC §4.4 "Restore Records": inserted again and re-coupled
@@ -110,12 +110,11 @@ class RecordSynchronizer:
 
     def _source(self, mapping: IntegrationTableMapping, msg: RecordMessage) -> Record | None:
         """The source record; a webhook's record must also pass the mapping's filter (jobs filter already)."""
-        entity = entity_of(mapping, other(msg.direction))
-        to_dv = msg.direction == TO_DATAVERSE
-        table_filter = mapping.table_filter if to_dv else mapping.integration_table_filter
+        entity = mapping.source_entity(msg.direction)
+        table_filter = mapping.source_filter(msg.direction)
         if msg.reason != "webhook" or not table_filter:
             return self.ctx.source(msg.direction).get(entity, msg.source_id)
-        key = "id" if to_dv else mapping.crm_key
+        key = mapping.source_key(msg.direction)
         query = ModifiedQuery(entity, filter=f"{key} eq {msg.source_id} and ({table_filter})", page_size=2)
         return next(iter(self.ctx.source(msg.direction).iter_modified(query)), None)
 
@@ -134,7 +133,7 @@ def _check(ctx: SyncContext, mapping: IntegrationTableMapping, msg: RecordMessag
 
 def _unchanged_since_sync(coupling: Coupling, msg: RecordMessage, source: Record) -> bool:
     """BC §4.1: not modified since the coupling's last synchronization, nor failed, nor forced."""
-    last = coupling.bc_modified_on if msg.direction == TO_DATAVERSE else coupling.crm_modified_on
+    last = coupling.last_source_modified_on(msg.direction)
     status = coupling.status(msg.direction)
     if last is None or status.result == "failure" or msg.reason in FORCE_REASONS:
         return False

@@ -16,7 +16,7 @@ from sync_core.mapping.transfer import changed_values, writable_values
 from sync_core.state.ports import Coupling
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.bookkeeping import record_success
-from sync_core.sync.engine.outcome import FORCE_REASONS, SAME_TIMESTAMP, Outcome, entity_of, to_bc_values
+from sync_core.sync.engine.outcome import FORCE_REASONS, SAME_TIMESTAMP, Outcome, to_bc_values
 from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import TO_BC, TO_DATAVERSE, Direction, Record
@@ -27,10 +27,6 @@ CONFLICT_WINNER: dict[str, Direction] = {"send": TO_DATAVERSE, "get": TO_BC}
 class RestoreDestination(Exception):
     """The coupled counterpart was deleted and the mapping restores it: the coupling is removed
     and the record is to be inserted again."""
-
-
-def destination_id(coupling: Coupling, direction: Direction) -> str:
-    return coupling.crm_id if direction == TO_DATAVERSE else coupling.bc_id
 
 
 class Updater:
@@ -47,8 +43,8 @@ class Updater:
         dest: Record | None = None,
     ) -> Outcome:
         sink = self.ctx.sink(msg.direction)
-        entity = entity_of(mapping, msg.direction)
-        dest = dest or sink.get(entity, destination_id(coupling, msg.direction))
+        entity = mapping.destination_entity(msg.direction)
+        dest = dest or sink.get(entity, coupling.destination_id(msg.direction))
         if dest is None:
             return self._coupled_to_deleted(mapping, coupling)
         changes = self._changes(mapping, msg, source, dest)
@@ -83,7 +79,7 @@ class Updater:
 
     @staticmethod
     def _dest_changed(coupling: Coupling, direction: Direction, dest: Record) -> bool:
-        last = coupling.crm_modified_on if direction == TO_DATAVERSE else coupling.bc_modified_on
+        last = coupling.last_destination_modified_on(direction)
         return last is not None and dest.modified_on > last + SAME_TIMESTAMP
 
     @staticmethod
@@ -108,9 +104,9 @@ class Updater:
             return Outcome(
                 "skipped", "changed on both sides; the other side wins (update-conflict resolution)"
             )
-        f = bidirectional[0]
+        f, entity = bidirectional[0], mapping.destination_entity(msg.direction)
         raise MappingError(
-            f"Cannot update a record in the {entity_of(mapping, msg.direction)} table. The mapping between "
+            f"Cannot update a record in the {entity} table. The mapping between "
             f"{f.bc_field} field on the {mapping.bc_entity} table and the {f.crm_field} field on the "
             f"{mapping.crm_entity} table is bi-directional, and one or both values have changed since "
             "the last synchronization.",

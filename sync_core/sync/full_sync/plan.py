@@ -9,6 +9,8 @@ BC (table 5373 "CRM Full Synch. Review Line", bc-integration-behaviour §2.2):
   the Dataverse side as empty with at most one unit schedule; every other mapping "No Records
   Found" when both sides are empty, "Couple Records" when both have rows, else "Full
   Synchronization".
+Each mapping declares which rule it follows and its place in a wave (``recommendation_rule`` and
+``review_priority`` in its TOML file); no mapping is named here.
 No I/O here: the caller reads at most two rows per side (``SideSample``).
 """
 
@@ -32,10 +34,6 @@ from sync_core.state.full_sync_review import (
 ReviewState = Literal["In Process", "Finished", "Error"]
 
 SAMPLE_SIZE = 2  # BC asks IsEmpty / Count() = 1; two rows answer both
-UOM_MAPPINGS = frozenset({"UNIT OF MEASURE", "UNIT GROUP", "ITEM UOM", "RESOURCE UOM"})
-OPTION_MAPPINGS = frozenset({"PAYMENT TERMS", "SHIPPING AGENT", "SHIPMENT METHOD"})
-# BC's GetPrioritizedMappingList: the order of lines within one dependency wave
-PRIORITY = ("SALESPEOPLE", "CURRENCY", "UNIT OF MEASURE", "CUSTOMER", "CONTACT", "ITEM-PRODUCT")
 
 
 @dataclass(frozen=True)
@@ -54,14 +52,14 @@ class SideSample:
 
 
 def is_option(mapping: IntegrationTableMapping) -> bool:
-    return mapping.kind == "option" or mapping.name in OPTION_MAPPINGS
+    return mapping.kind == "option"
 
 
 def samples_needed(mapping: IntegrationTableMapping) -> tuple[bool, bool]:
     """Which sides (BC, Dataverse) the recommendation of ``mapping`` reads."""
-    if mapping.name == "SALESPEOPLE":
+    if mapping.recommendation_rule == "full-synchronization":
         return False, False
-    if mapping.name == "CURRENCY":
+    if mapping.recommendation_rule == "single-currency":
         return False, True
     if is_option(mapping):
         return True, False
@@ -69,14 +67,14 @@ def samples_needed(mapping: IntegrationTableMapping) -> tuple[bool, bool]:
 
 
 def recommend(mapping: IntegrationTableMapping, bc: SideSample, crm: SideSample) -> Recommendation:
-    """BC's "Initial Synch Recommendation" for one mapping."""
-    if mapping.name == "SALESPEOPLE":
+    """BC's "Initial Synch Recommendation" for one mapping (its declared ``recommendation_rule``)."""
+    if mapping.recommendation_rule == "full-synchronization":
         return FULL_SYNCHRONIZATION
-    if mapping.name == "CURRENCY":
+    if mapping.recommendation_rule == "single-currency":
         return _currency(crm)
     if is_option(mapping):
         return NO_RECORDS_FOUND if bc.empty else COUPLE_RECORDS
-    crm_empty = crm.count <= 1 if mapping.name in UOM_MAPPINGS else crm.empty
+    crm_empty = crm.count <= 1 if mapping.recommendation_rule == "unit-groups" else crm.empty
     if bc.empty and crm_empty:
         return NO_RECORDS_FOUND
     if not bc.empty and not crm_empty:
@@ -121,8 +119,8 @@ def known_mapping(catalog: Catalog, name: str) -> IntegrationTableMapping:
 
 
 def _priority(mapping: IntegrationTableMapping) -> tuple[int, str]:
-    rank = PRIORITY.index(mapping.name) if mapping.name in PRIORITY else len(PRIORITY)
-    return rank, mapping.name
+    """BC's GetPrioritizedMappingList, as each mapping declares it (``review_priority``)."""
+    return mapping.review_priority, mapping.name
 
 
 def dependency_order(mappings: Iterable[IntegrationTableMapping]) -> list[IntegrationTableMapping]:

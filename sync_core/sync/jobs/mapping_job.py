@@ -95,8 +95,7 @@ def id_query(
     ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction, since: datetime | None
 ) -> ModifiedQuery:
     """The job's query for ``direction`` from ``since``, reading only the source ids."""
-    key = "id" if direction == "to-dataverse" else mapping.crm_key
-    return replace(query_for(ctx, mapping, direction, since), select=(key,))
+    return replace(query_for(ctx, mapping, direction, since), select=(mapping.source_key(direction),))
 
 
 def full_scan_query(
@@ -162,7 +161,7 @@ class _Scan:
         """Coupled records whose last result in this direction was Failure and that are not Skipped."""
         bodies = []
         for coupling in self.ctx.stores.couplings.iter_failed(self.mapping.name, self.direction):
-            source_id = coupling.bc_id if self.direction == "to-dataverse" else coupling.crm_id
+            source_id = coupling.source_id(self.direction)
             if source_id not in self._seen:
                 self._seen.add(source_id)
                 bodies.append(

@@ -9,6 +9,7 @@ import azure.functions as func
 from functions.admin import bp as admin_bp
 from functions.admin_full_sync import bp as admin_full_sync_bp
 from functions.control import bp as control_bp
+from functions.documents import bp as documents_bp
 from functions.http import bp as http_bp
 from functions.queues import bp as queues_bp
 from functions.timers import bp as timers_bp
@@ -20,3 +21,4 @@ app.register_functions(http_bp)
 app.register_functions(admin_bp)
 app.register_functions(control_bp)
 app.register_functions(admin_full_sync_bp)
+app.register_functions(documents_bp)

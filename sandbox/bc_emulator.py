@@ -4,7 +4,9 @@ Roots: ``/v2.0/<tenant>/<env>/api/v2.0`` and ``/v2.0/<tenant>/<env>/api/bcsync/i
 company-scoped sets ``companies(<id>)/<set>``, nested lines ``salesOrders(<id>)/salesOrderLines``,
 ``$expand``, server paging (max 20000, larger ``odata.maxpagesize`` -> 413), ETags with
 ``If-Match`` required on PATCH (stale -> 409 ``Request_EntityChanged``), JSON ``$batch`` with
-``Isolation: snapshot``. Bound actions on sales documents live in :mod:`sandbox.bc_actions`.
+``Isolation: snapshot``. Bound actions on sales documents live in :mod:`sandbox.bc_actions`;
+BC's back office on them (release, posting, payments) in the admin routes and methods of
+:class:`sandbox.bc_documents_admin.SalesBackOffice`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 from sandbox import seed
 from sandbox.bc_actions import run_action
+from sandbox.bc_documents_admin import SalesBackOffice
 from sandbox.bc_model import BcModel, bc_error, etag
 from sandbox.bc_routing import ENVIRONMENT, TENANT, Target, not_found, resolve, run_batch
 from sandbox.bc_schema import COMPANION, NESTED_ONLY, VIEWS, BcView
@@ -39,7 +42,7 @@ MAX_PAGE = 20000
 _DEFAULT_ORDER = ("number", "code", "sequence", "lineNo")
 
 
-class BcEmulator(EmulatorServer):
+class BcEmulator(SalesBackOffice, EmulatorServer):
     system = "bc"
     audience = AUDIENCE
 
@@ -86,18 +89,28 @@ class BcEmulator(EmulatorServer):
 
     def delete(self, entity_set: str, id: str) -> None:
         view = self._view(entity_set)
-        self.model.delete(view, id, self._company(view))
+        self.model.delete(view, id, self._company(view), admin=True)
 
     def rows(self, entity_set: str) -> list[dict]:
         view = self._view(entity_set)
         with self.store.lock:
-            stored = self.model.rows(view.table, self._company(view))
+            stored = self.model.view_rows(view, self._company(view))
             return [self.model.project(view, r) for r in stored]
 
     def get(self, entity_set: str, id: str) -> dict | None:
         view = self._view(entity_set)
-        row = self.model.by_id(view.table, self._company(view), id)
+        row = self.model.find(view, self._company(view), id)
         return None if row is None else self.model.project(view, row)
+
+    def store_fields(self, entity_set: str, id: str, fields: dict[str, Any]) -> None:
+        """Set stored fields no view shows (the VAT Prod. Posting Group of a resource or G/L
+        account), as BC's own pages would."""
+        view = self._view(entity_set)
+        with self.store.lock:
+            row = self.model.find(view, self._company(view), id)
+            if row is None:
+                raise self.model.not_found(view, id)
+            self.model.put(view.table, {**row, **fields})
 
     # -- errors -------------------------------------------------------------------------------------
 
@@ -173,7 +186,7 @@ class BcEmulator(EmulatorServer):
         assert view is not None
         if req.method == "GET":
             return self._get_entity(req, t) if t.key else self._list(req, t)
-        if view.get_only:
+        if view.get_only or (req.method == "PATCH" and not view.patch):
             raise bc_error(
                 405,
                 "BadRequest_MethodNotAllowed",
@@ -210,7 +223,7 @@ class BcEmulator(EmulatorServer):
     def _stored(self, t: Target) -> list[dict]:
         view = t.view
         assert view is not None
-        rows = self.model.rows(view.table, t.company or "")
+        rows = self.model.view_rows(view, t.company or "")
         if t.parent is not None:
             rows = [r for r in rows if r.get(t.parent[0]) == t.parent[1]]
         return rows
@@ -269,7 +282,7 @@ class BcEmulator(EmulatorServer):
             child = VIEWS[child_name]
             kids = [
                 self.model.project(child, r)
-                for r in self.model.rows(child.table, company)
+                for r in self.model.view_rows(child, company)
                 if r.get(fk) == row["id"]
             ]
             _default_order(child, item.options)
@@ -280,7 +293,7 @@ class BcEmulator(EmulatorServer):
     def _entity(self, t: Target) -> dict:
         view = t.view
         assert view is not None and t.key is not None
-        row = self.model.by_id(view.table, t.company or "", t.key)
+        row = self.model.find(view, t.company or "", t.key)
         if row is None or (t.parent is not None and row.get(t.parent[0]) != t.parent[1]):
             raise self.model.not_found(view, t.key)
         return row
@@ -347,5 +360,7 @@ class BcEmulator(EmulatorServer):
 
 def _default_order(view: BcView, opts: QueryOptions) -> None:
     """BC lists in primary-key order unless ``$orderby`` says otherwise."""
-    if not opts.orderby:
+    if not opts.orderby and view.order:
+        opts.orderby = [OrderBy(name) for name in view.order]
+    elif not opts.orderby:
         opts.orderby = [OrderBy(f.api) for f in view.fields if f.api in _DEFAULT_ORDER][:1]

@@ -12,24 +12,29 @@ import re
 import uuid
 from typing import Any
 
+from sandbox.bc_documents_schema import SERIES_TABLES
 from sandbox.bc_rules import (
     GETTERS,
     bc_error,
     before_create,
+    before_delete,
     before_update,
     caption,
     create_company_contact,
     sync_company_contact,
 )
 from sandbox.bc_schema import COMPOSITE_KEYS, NUMBER_SERIES, TABLES, VIEWS, BcField, BcView
-from sandbox.odata.engine import EMPTY_GUID, Store
+from sandbox.odata.engine import EMPTY_GUID, Store, format_ms
+from sandbox.odata.filter import parse_datetime
 from sandbox.odata.protocol import ApiError
 
 __all__ = ["GETTERS", "BcModel", "bc_error", "caption", "etag"]
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-EDM = {"s": "Edm.String", "n": "Edm.Decimal", "b": "Edm.Boolean", "d": "Edm.Date", "g": "Edm.Guid"}
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
+EDM = {"s": "Edm.String", "n": "Edm.Decimal", "b": "Edm.Boolean", "d": "Edm.Date", "g": "Edm.Guid",
+       "t": "Edm.DateTimeOffset"}  # fmt: skip
 
 
 def etag(row: dict[str, Any]) -> str:
@@ -74,6 +79,14 @@ class BcModel:
     def rows(self, table: str, company: str) -> list[dict]:
         return [r for r in self.store.table(table).values() if r.get("__company") == company]
 
+    def find(self, view: BcView, company: str, row_id: Any) -> dict | None:
+        """The row ``row_id`` when ``view`` shows it (a quote is no row of ``salesOrders``)."""
+        row = self.by_id(view.table, company, row_id)
+        return row if row is not None and view.shows(row) else None
+
+    def view_rows(self, view: BcView, company: str) -> list[dict]:
+        return [r for r in self.rows(view.table, company) if view.shows(r)]
+
     def lines_of(self, line_table: str) -> dict[str, list[dict]]:
         cached = self._lines_cache.get(line_table)
         if cached and cached[0] == self._writes and self._gen == self.store.generation:
@@ -99,7 +112,7 @@ class BcModel:
                 value = target["id"] if target else EMPTY_GUID
             else:
                 value = row.get(f.stored)
-                value = f.default if value is None else value
+                value = f.default if value is None else f.to_api(value)
             out[f.api] = value
         return out
 
@@ -141,7 +154,9 @@ class BcModel:
             row = {"id": row_id, "__company": company, **changes}
             if parent:
                 row[parent[0]] = parent[1]
-            before_create(self, view, row, company)
+            if view.where and (len(view.where) == 1 or not row.get("documentType")):
+                row["documentType"] = view.where[0]
+            before_create(self, view, row, company, admin)
             self._check_keys(view.table, row, company)
             if view.table == "customer" and not row.get("companyContactNo"):
                 create_company_contact(self, row, company)
@@ -153,24 +168,25 @@ class BcModel:
 
     def update(self, view: BcView, row_id: str, body: Any, company: str, *, admin: bool = False) -> dict:
         with self.store.lock:
-            current = self.by_id(view.table, company, row_id)
+            current = self.find(view, company, row_id)
             if current is None:
                 raise self.not_found(view, row_id)
             changes = self._changes(view, body, company, admin, creating=False)
             changes.pop("id", None)
             row = {**current, **changes}
-            before_update(self, view, row, changes, company)
+            before_update(self, view, current, row, changes, company, admin)
             self._check_keys(view.table, row, company)
             self.put(view.table, row)
             if view.table == "customer":
                 sync_company_contact(self, row, changes, company)
             return row
 
-    def delete(self, view: BcView, row_id: str, company: str) -> None:
+    def delete(self, view: BcView, row_id: str, company: str, *, admin: bool = False) -> None:
         with self.store.lock:
-            row = self.by_id(view.table, company, row_id)
+            row = self.find(view, company, row_id)
             if row is None:
                 raise self.not_found(view, row_id)
+            before_delete(self, view, row, company, admin)
             self.remove(view.table, row)
             for child_view, fk in view.nav.values():
                 child_table = VIEWS[child_view].table
@@ -240,6 +256,15 @@ class BcModel:
         if f.link:
             return self._link_code(f, value, company)
         value = _typed(f, value)
+        if f.kind == "t":
+            try:
+                return format_ms(parse_datetime(value))
+            except ValueError as exc:
+                raise bc_error(
+                    400,
+                    "BadRequest",
+                    f"Cannot convert the literal '{value}' to the expected type '{EDM['t']}'.",
+                ) from exc
         if isinstance(value, str):
             value = value.upper() if f.code else value
             if f.max_len is not None and len(value) > f.max_len:
@@ -258,6 +283,7 @@ class BcModel:
                     f"Cannot convert the literal '{value}' to the expected type "
                     f"'Microsoft.NAV.{f.api}'. Allowed: {', '.join(repr(v) for v in f.enum)}.",
                 )
+            value = f.to_stored(value)
         if f.rel and value and self.by_code(f.rel, company, value) is None:
             raise bc_error(
                 400,
@@ -308,12 +334,14 @@ class BcModel:
                 f"The {caption(table)} already exists. Identification fields and values: {ident}",
             )
 
-    def next_number(self, table: str, company: str) -> str:
-        fmt, start, step = NUMBER_SERIES[table]
-        n = self._series.get((table, company), start)
+    def next_number(self, series: str, company: str) -> str:
+        """The next free No. of a number series (named as its table, or in ``SERIES_TABLES``)."""
+        fmt, start, step = NUMBER_SERIES[series]
+        table = SERIES_TABLES.get(series, series)
+        n = self._series.get((series, company), start)
         while self.by_code(table, company, fmt.format(n)) is not None:
             n += step
-        self._series[(table, company)] = n + step
+        self._series[(series, company)] = n + step
         return fmt.format(n)
 
 
@@ -324,6 +352,7 @@ def _typed(f: BcField, value: Any) -> Any:
         "b": isinstance(value, bool),
         "d": isinstance(value, str) and bool(DATE_RE.match(value)),
         "g": isinstance(value, str) and bool(GUID_RE.match(value) or value == ""),
+        "t": isinstance(value, str) and bool(DATETIME_RE.match(value)),
         "s": isinstance(value, str),
     }[kind]
     if not ok:

@@ -88,7 +88,7 @@ def _resolve_set(model: BcModel, t: Target, parsed: list[Any]) -> Target:
         return t
     if sub not in view.nav or len(parsed) > 2:
         raise not_found(sub)
-    if model.by_id(view.table, t.company or "", key) is None:
+    if model.find(view, t.company or "", key) is None:
         raise model.not_found(view, key)
     child, fk = view.nav[sub]
     t.view, t.parent, t.key = VIEWS[child], (fk, key), sub_key

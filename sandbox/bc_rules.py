@@ -2,16 +2,18 @@
 
 Customers get a company contact with business relation "Customer" (as BC's marketing setup does)
 and keep it in step; person contacts derive Name from First/Middle/Surname (or the reverse);
-sales documents take their defaults from the customer; lines from the item or resource.
+sales documents and their lines follow :mod:`sandbox.bc_documents` (computed amounts:
+:mod:`sandbox.bc_documents_amounts`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from sandbox import bc_documents as documents
+from sandbox.bc_documents_amounts import DOCUMENT_GETTERS
 from sandbox.bc_schema import NUMBER_SERIES, TABLES, BcView
 from sandbox.odata.protocol import ApiError
 
@@ -34,7 +36,6 @@ CUSTOMER_TO_CONTACT = (
     "currencyCode",
     "salespersonCode",
 )
-DOC_TABLES = ("salesOrder", "salesQuote", "salesInvoice")
 
 
 def bc_error(status: int, code: str, message: str) -> ApiError:
@@ -45,7 +46,7 @@ def caption(table: str) -> str:
     return TABLES[table][1]
 
 
-def before_create(model: BcModel, view: BcView, row: dict, company: str) -> None:
+def before_create(model: BcModel, view: BcView, row: dict, company: str, admin: bool) -> None:
     table = view.table
     if table in NUMBER_SERIES and not row.get("number"):
         row["number"] = model.next_number(table, company)
@@ -53,15 +54,30 @@ def before_create(model: BcModel, view: BcView, row: dict, company: str) -> None
         contact_names(row, row)
     elif table == "customer":
         row.setdefault("type", "Company")
-    elif table in DOC_TABLES:
-        document_defaults(model, table, row, company)
-    elif table.endswith("Line") and table != "postedSalesInvoiceLine":
-        line_defaults(model, table, row, company)
+    elif table == "salesHeader":
+        documents.header_defaults(model, view, row, company)
+    elif table == "salesLine":
+        documents.line_defaults(model, view, row, company, admin)
+    elif table == "salesDocumentNote":
+        row["createdAt"] = row.get("createdAt") or documents.now(model)
 
 
-def before_update(model: BcModel, view: BcView, row: dict, changes: dict, company: str) -> None:
+def before_update(
+    model: BcModel, view: BcView, old: dict, row: dict, changes: dict, company: str, admin: bool
+) -> None:
     if view.table == "contact":
         contact_names(row, changes)
+    elif view.table == "salesHeader":
+        documents.header_update(model, old, row, changes, company, admin)
+    elif view.table == "salesLine":
+        documents.line_update(model, view, old, row, changes, company, admin)
+
+
+def before_delete(model: BcModel, view: BcView, row: dict, company: str, admin: bool) -> None:
+    if view.table == "salesHeader":
+        documents.header_delete(model, row)
+    elif view.table == "salesLine":
+        documents.line_delete(model, row, company, admin)
 
 
 def create_company_contact(model: BcModel, customer: dict, company: str) -> None:
@@ -90,81 +106,6 @@ def sync_company_contact(model: BcModel, customer: dict, changes: dict, company:
     model.put("contact", {**contact, **copied, "__customerNo": customer["number"]})
 
 
-def document_defaults(model: BcModel, table: str, row: dict, company: str) -> None:
-    today = date.today().isoformat()
-    for name in ("orderDate", "documentDate", "invoiceDate", "postingDate"):
-        row.setdefault(name, today)
-    row.setdefault("status", "Draft")
-    customer = model.by_code("customer", company, row.get("customerNumber"))
-    if customer is None:
-        raise bc_error(
-            400, "Application_DialogException", "A customerNumber or a customerID must be provided."
-        )
-    if customer.get("blocked") == "All":
-        raise bc_error(
-            400,
-            "Application_DialogException",
-            f"You cannot create this type of document when Customer "
-            f"{customer['number']} is blocked with type All",
-        )
-    defaults = {
-        "customerName": "name",
-        "billToName": "name",
-        "shipToName": "name",
-        "billToCustomerNumber": "number",
-        "currencyCode": "currencyCode",
-        "paymentTermsCode": "paymentTermsCode",
-        "salespersonCode": "salespersonCode",
-        "shipmentMethodCode": "shipmentMethodCode",
-        "sellToAddressLine1": "address",
-        "sellToAddressLine2": "address2",
-        "sellToCity": "city",
-        "sellToCountry": "countryRegionCode",
-        "sellToPostCode": "postCode",
-        "sellToState": "county",
-        "phoneNumber": "phoneNo",
-        "email": "email",
-    }
-    for name, source in defaults.items():
-        if not row.get(name) and customer.get(source):
-            row[name] = customer[source]
-
-
-def line_defaults(model: BcModel, table: str, row: dict, company: str) -> None:
-    header = model.by_id(table[: -len("Line")], company, row.get("documentId"))
-    if header is None:
-        raise bc_error(
-            400,
-            "Internal_RecordNotFound",
-            f"The Sales Header does not exist. Identification fields and values: "
-            f"SystemId='{{{str(row.get('documentId')).upper()}}}'",
-        )
-    siblings = model.lines_of(table).get(header["id"], [])
-    row.setdefault("sequence", max([r.get("sequence") or 0 for r in siblings] + [0]) + 10000)
-    row.setdefault("lineType", "Item" if row.get("lineObjectNumber") else "Comment")
-    kind = {"Item": "item", "Resource": "resource"}.get(row["lineType"])
-    if kind and row.get("lineObjectNumber"):
-        source = model.by_code(kind, company, row["lineObjectNumber"])
-        if source is None:
-            raise bc_error(
-                400,
-                "Internal_InvalidTableRelation",
-                f"The field No. of table Sales Line contains a value "
-                f"({row['lineObjectNumber']}) that cannot be found in the related "
-                f"table ({caption(kind)}).",
-            )
-        if source.get("blocked") is True:
-            raise bc_error(
-                400,
-                "Application_FieldValidationException",
-                f"Blocked must be equal to 'No' in {caption(kind)}: "
-                f"No.={source['number']}. Current value is 'Yes'.",
-            )
-        row.setdefault("description", source.get("description") or source.get("name") or "")
-        row.setdefault("unitPrice", source.get("unitPrice") or 0)
-        row.setdefault("unitOfMeasureCode", source.get("baseUnitOfMeasure") or "")
-
-
 def contact_names(row: dict, changes: dict) -> None:
     if row.get("type", "Company") == "Company":
         row["companyNo"] = row.get("companyNo") or row.get("number", "")
@@ -180,18 +121,6 @@ def contact_names(row: dict, changes: dict) -> None:
 
 
 # -- computed fields ---------------------------------------------------------------------------
-
-
-def _line_amount(model: BcModel, view: BcView, row: dict) -> float:
-    gross = (row.get("quantity") or 0) * (row.get("unitPrice") or 0)
-    discount = row.get("discountAmount") or gross * (row.get("discountPercent") or 0) / 100
-    return round(gross - discount, 2)
-
-
-def _doc_total(model: BcModel, view: BcView, row: dict) -> float:
-    lines = model.lines_of(f"{view.table}Line").get(row["id"], [])
-    total = sum(_line_amount(model, view, line) for line in lines)
-    return round(total - (row.get("discountAmount") or 0), 2)
 
 
 def _company_contact(model: BcModel, row: dict) -> dict | None:
@@ -216,8 +145,7 @@ def _related_customer(model: BcModel, view: BcView, row: dict) -> str:
 
 
 GETTERS: dict[str, Callable[[BcModel, BcView, dict], Any]] = {
-    "line_amount": _line_amount,
-    "doc_total": _doc_total,
+    **DOCUMENT_GETTERS,
     "zero": lambda model, view, row: 0,
     "company_name": _company_name,
     "business_relation": _business_relation,

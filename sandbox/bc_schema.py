@@ -5,13 +5,26 @@ and companion ``integrationCustomers`` are the same rows). Field spec mini-langu
 ``api[=stored][:flag]...`` with flags ``ro`` (read-only), ``n`` number, ``b`` boolean, ``d`` date,
 ``g`` GUID, ``c`` code (upper-cased on write), an integer max length, ``rel(table)`` (the code must
 exist in that table), ``link(table)`` (a GUID shown for the code stored in ``stored``),
-``get(name)`` (computed, read-only) and ``enum(A|B)`` (``_`` = a blank option ``" "``).
+``get(name)`` (computed, read-only), ``enum(A|B)`` (``_`` = a blank option ``" "``), ``t`` a
+UTC datetime and ``map(A=x|B=y)`` (an option whose API caption differs from the stored one: API
+``A`` is stored ``x``; a stored value may be shown by several pairs, the first wins).
+A view may show only some rows of its table (``where``: the stored ``documentType`` values);
+the sales-document views are declared in :mod:`sandbox.bc_documents_schema`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from sandbox.bc_documents_schema import (
+    COMPANION_DOCUMENT_VIEWS,
+    DOCUMENT_KEYS,
+    DOCUMENT_NESTED_ONLY,
+    DOCUMENT_SERIES,
+    DOCUMENT_TABLES,
+    V2_DOCUMENT_VIEWS,
+)
 
 V2 = "v2.0"
 COMPANION = "bcsync/integration/v1.0"
@@ -33,16 +46,11 @@ TABLES = {
     "salesPrice": ("", "Sales Price", ""),
     "opportunity": ("number", "Opportunity", "No."),
     "currencyExchangeRate": ("", "Currency Exchange Rate", ""),
-    "salesOrder": ("number", "Sales Header", "No."),
-    "salesQuote": ("number", "Sales Header", "No."),
-    "salesInvoice": ("number", "Sales Header", "No."),
-    "salesOrderLine": ("", "Sales Line", ""),
-    "salesQuoteLine": ("", "Sales Line", ""),
-    "salesInvoiceLine": ("", "Sales Line", ""),
     "postedSalesInvoice": ("number", "Sales Invoice Header", "No."),
     "postedSalesInvoiceLine": ("", "Sales Invoice Line", ""),
     "integrationSetup": ("", "Integration Setup", ""),
     "company": ("name", "Company", "Name"),
+    **DOCUMENT_TABLES,
 }
 # table -> stored fields forming the primary key besides the code field
 COMPOSITE_KEYS = {
@@ -56,6 +64,7 @@ COMPOSITE_KEYS = {
         "minimumQuantity",
     ),
     "currencyExchangeRate": ("currencyCode", "startingDate"),
+    **DOCUMENT_KEYS,
 }
 NUMBER_SERIES = {
     "customer": ("C{:05d}", 10, 10),
@@ -67,6 +76,7 @@ NUMBER_SERIES = {
     "salesQuote": ("S-QUO{:05d}", 10001, 1),
     "salesInvoice": ("S-INV{:06d}", 102001, 1),
     "postedSalesInvoice": ("{:d}", 103001, 1),
+    **DOCUMENT_SERIES,
 }
 
 
@@ -74,7 +84,7 @@ NUMBER_SERIES = {
 class BcField:
     api: str
     stored: str
-    kind: str = "s"  # s n b d g
+    kind: str = "s"  # s n b d g t
     read_only: bool = False
     code: bool = False
     max_len: int | None = None
@@ -82,14 +92,29 @@ class BcField:
     link: str | None = None
     getter: str | None = None
     enum: tuple[str, ...] | None = None
+    mapping: tuple[tuple[str, str], ...] | None = None  # (API caption, stored value) pairs
 
     @property
     def default(self) -> object:
         if self.enum:
             return self.enum[0]
-        return {"n": 0, "b": False, "d": "0001-01-01", "g": "00000000-0000-0000-0000-000000000000"}.get(
-            "g" if self.link else self.kind, ""
-        )
+        return {
+            "n": 0,
+            "b": False,
+            "d": "0001-01-01",
+            "t": "0001-01-01T00:00:00Z",
+            "g": "00000000-0000-0000-0000-000000000000",
+        }.get("g" if self.link else self.kind, "")
+
+    def to_stored(self, value: object) -> object:
+        if self.mapping is None:
+            return value
+        return next((stored for api, stored in self.mapping if api == value), value)
+
+    def to_api(self, value: object) -> object:
+        if self.mapping is None:
+            return value
+        return next((api for api, stored in self.mapping if stored == value), value)
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,9 @@ class BcView:
     get_only: bool = False
     scoped: bool = True
     entity_type: str = ""
+    where: tuple[str, ...] = ()  # the stored documentType values the view shows (all when empty)
+    order: tuple[str, ...] = ()  # default $orderby (BC's primary key) when not the usual one
+    patch: bool = True  # False: POST, GET and DELETE only
 
     @property
     def by_api(self) -> dict[str, BcField]:
@@ -112,6 +140,9 @@ class BcView:
     def names(self) -> frozenset[str]:
         return frozenset(f.api for f in self.fields)
 
+    def shows(self, row: dict) -> bool:
+        return not self.where or row.get("documentType") in self.where
+
 
 def parse_field(spec: str) -> BcField:
     head, *flags = re.split(r":(?![^(]*\))", spec)
@@ -120,12 +151,16 @@ def parse_field(spec: str) -> BcField:
     for flag in flags:
         if flag == "ro":
             kw["read_only"] = True
-        elif flag in ("n", "b", "d", "g"):
+        elif flag in ("n", "b", "d", "g", "t"):
             kw["kind"] = flag
         elif flag == "c":
             kw["code"] = True
         elif flag.isdigit():
             kw["max_len"] = int(flag)
+        elif flag.startswith("map("):
+            pairs = tuple(tuple(_caption(v) for v in p.split("=", 1)) for p in flag[4:-1].split("|"))
+            kw["mapping"] = pairs
+            kw["enum"] = tuple(dict.fromkeys(api for api, _ in pairs))
         elif flag.startswith(("rel(", "link(", "get(", "enum(")):
             name, arg = flag[:-1].split("(", 1)
             kw[name if name != "get" else "getter"] = (
@@ -154,34 +189,6 @@ ADDR_V2 = (
     "country=countryRegionCode:c:10 postalCode=postCode:c:20"
 )
 ADDR_C = "address:100 address2:50 postCode:c:20 city:30 countryRegionCode:c:10 county:30"
-DOC_PARTY = " ".join(
-    f"{p}AddressLine1:100 {p}AddressLine2:50 {p}City:30 {p}Country:c:10 {p}State:30 {p}PostCode:c:20"
-    for p in ("sellTo", "billTo", "shipTo")
-)
-DOC_HEADER = (
-    "number:c:20 externalDocumentNumber:c:35 postingDate:d customerId=customerNumber:link(customer) "
-    "customerNumber:c:20:rel(customer) customerName:100 billToName:100 "
-    "billToCustomerId=billToCustomerNumber:link(customer) billToCustomerNumber:c:20:rel(customer) "
-    f"shipToName:100 shipToContact:100 {DOC_PARTY} "
-    "currencyId=currencyCode:link(currency) currencyCode:c:10:rel(currency) "
-    "paymentTermsId=paymentTermsCode:link(paymentTerms) "
-    "shipmentMethodId=shipmentMethodCode:link(shipmentMethod) "
-    "salesperson=salespersonCode:c:20:rel(salesperson) discountAmount:n "
-    "discountAppliedBeforeTax:b:ro totalAmountExcludingTax:n:get(doc_total) "
-    "totalTaxAmount:n:get(zero) totalAmountIncludingTax:n:get(doc_total) phoneNumber:30 email:80"
-)
-DOC_LINE = (
-    "documentId:g sequence:n itemId=lineObjectNumber:link(item) accountId:g "
-    "lineType:enum(Comment|Account|Item|Resource|Value|Fixed_x0020_Asset|Charge) "
-    "lineObjectNumber:c:20 description:100 description2:50 "
-    "unitOfMeasureId=unitOfMeasureCode:link(unitOfMeasure) unitOfMeasureCode:c:10:rel(unitOfMeasure) "
-    "quantity:n unitPrice:n discountAmount:n discountPercent:n discountAppliedBeforeTax:b:ro "
-    "amountExcludingTax:n:get(line_amount) taxCode:c:20 taxPercent:n:ro totalTaxAmount:n:get(zero) "
-    "amountIncludingTax:n:get(line_amount) invoiceDiscountAllocation:n:ro "
-    "netAmount:n:get(line_amount) netTaxAmount:n:get(zero) netAmountIncludingTax:n:get(line_amount) "
-    "itemVariantId:g locationId:g"
-)
-SHIP_QTY = "shipmentDate:d shippedQuantity:n:ro invoicedQuantity:n:ro invoiceQuantity:n shipQuantity:n"
 C_CODE = "code:c:10"
 
 VIEWS_LIST = [
@@ -263,32 +270,7 @@ VIEWS_LIST = [
     ),
     view("shipmentMethods", "shipmentMethod", f"{C_CODE} displayName=description:100"),
     view("vendors", "vendor", "number:c:20 displayName=name:100 blocked:10", entity_type="vendor"),
-    view(
-        "salesOrders",
-        "salesOrder",
-        f"{DOC_HEADER} orderDate:d partialShipping:b requestedDeliveryDate:d fullyShipped:b:ro "
-        "pricesIncludeTax:b:ro status:ro:enum(Draft|In_x0020_Review|Open)",
-        nav={"salesOrderLines": ("salesOrderLines", "documentId")},
-    ),
-    view("salesOrderLines", "salesOrderLine", f"{DOC_LINE} {SHIP_QTY}"),
-    view(
-        "salesQuotes",
-        "salesQuote",
-        f"{DOC_HEADER} documentDate:d dueDate:d validUntilDate:d sentDate:ro acceptedDate:d:ro "
-        "status:ro:enum(Draft|Sent|Accepted|Expired_x0020_)",
-        nav={"salesQuoteLines": ("salesQuoteLines", "documentId")},
-    ),
-    view("salesQuoteLines", "salesQuoteLine", DOC_LINE),
-    view(
-        "salesInvoices",
-        "salesInvoice",
-        f"{DOC_HEADER} invoiceDate:d dueDate:d promisedPayDate:d customerPurchaseOrderReference:35 "
-        "orderId:g:ro orderNumber:ro disputeStatusId:g disputeStatus:ro pricesIncludeTax:b:ro "
-        "remainingAmount:n:ro "
-        "status:ro:enum(_x0020_|Draft|In_x0020_Review|Open|Paid|Canceled|Corrective)",
-        nav={"salesInvoiceLines": ("salesInvoiceLines", "documentId")},
-    ),
-    view("salesInvoiceLines", "salesInvoiceLine", f"{DOC_LINE} shipmentDate:d"),
+    *(view(name, table, specs, **kw) for name, table, specs, kw in V2_DOCUMENT_VIEWS),
     # -- companion API (bc-companion-api.md) --
     view(
         "integrationCustomers",
@@ -297,7 +279,8 @@ VIEWS_LIST = [
         "faxNo:30 homePage:80 phoneNo:30 mobilePhoneNo:30 "
         "shipmentMethodCode:c:10:rel(shipmentMethod) shippingAgentCode:c:10:rel(shippingAgent) "
         "paymentTermsCode:c:10:rel(paymentTerms) creditLimitLcy:n primaryContactNo:c:20:rel(contact) "
-        "salespersonCode:c:20:rel(salesperson) blocked:enum(_|Ship|Invoice|All) companyContactNo:ro",
+        "salespersonCode:c:20:rel(salesperson) blocked:enum(_|Ship|Invoice|All) companyContactNo:ro "
+        "vatBusPostingGroup:c:20",
         api=COMPANION,
         entity_type="integrationCustomer",
     ),
@@ -317,7 +300,7 @@ VIEWS_LIST = [
         "item",
         "number:c:20 description:100 unitPrice:n unitCost:n unitVolume:n grossWeight:n "
         "vendorNo:c:20 vendorItemNo:50 inventory:n:ro baseUnitOfMeasure:c:10:rel(unitOfMeasure) "
-        "blocked:b",
+        "blocked:b priceIncludesVat=priceIncludesTax:b vatBusPostingGrPrice:c:20 vatProdPostingGroup:c:20",
         api=COMPANION,
         entity_type="integrationItem",
     ),
@@ -354,30 +337,7 @@ VIEWS_LIST = [
         "currencyCode:c:10:rel(currency) startingDate:d exchangeRateAmount:n relationalExchangeRateAmount:n",
         api=COMPANION,
     ),
-    view(
-        "postedSalesInvoices",
-        "postedSalesInvoice",
-        "number:c:20 yourReference:35 externalDocumentNo:c:35 sellToCustomerNo:c:20 currencyCode:c:10 "
-        "currencyFactor:n dueDate:d shipmentDate:d salespersonCode:c:20 shipToName:100 "
-        "shipToAddress:100 shipToAddress2:50 shipToCity:30 shipToCountryRegionCode:c:10 "
-        "shipToPostCode:c:20 shipToCounty:30 billToName:100 billToAddress:100 billToAddress2:50 "
-        "billToCity:30 billToCountryRegionCode:c:10 billToPostCode:c:20 billToCounty:30 amount:n "
-        "amountIncludingVat:n invoiceDiscountAmount:n shippingAgentCode:c:10 paymentTermsCode:c:10 "
-        "shipmentMethodCode:c:10 workDescription pricesIncludingVat:b remainingAmount:n:ro "
-        "cancelled:b:ro",
-        api=COMPANION,
-        get_only=True,
-        nav={"lines": ("postedSalesInvoiceLines", "documentId")},
-    ),
-    view(
-        "postedSalesInvoiceLines",
-        "postedSalesInvoiceLine",
-        "lineNo:n type:enum(_|G/L_x0020_Account|Item|Resource|Fixed_x0020_Asset|Charge_x0020_(Item)) "
-        "number:c:20 description:100 quantity:n unitOfMeasureCode:c:10 unitPrice:n "
-        "lineDiscountAmount:n amount:n amountIncludingVat:n invDiscountAmount:n",
-        api=COMPANION,
-        get_only=True,
-    ),
+    *(view(name, table, specs, api=COMPANION, **kw) for name, table, specs, kw in COMPANION_DOCUMENT_VIEWS),
     view(
         "integrationSetup",
         "integrationSetup",
@@ -389,4 +349,4 @@ VIEWS_LIST = [
 ]
 VIEWS: dict[str, BcView] = {v.name: v for v in VIEWS_LIST}
 # sets that are only reachable through their parent's navigation (not listed on their own)
-NESTED_ONLY = {"postedSalesInvoiceLines"}
+NESTED_ONLY = set(DOCUMENT_NESTED_ONLY)

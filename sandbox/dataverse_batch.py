@@ -3,7 +3,8 @@
 Change sets are atomic (the store is restored when a part fails; the change set then answers with
 that one error part), ``Content-ID`` values can be referenced as ``$n`` in later URLs and
 ``@odata.bind`` values of the same change set, and ``Prefer: odata.continue-on-error`` keeps
-going after a failed part (otherwise the batch stops and answers 400).
+going after a failed part (otherwise the batch stops and answers 400). A rolled-back change set
+raises no webhook event; the committed parts do, once the whole batch is done.
 """
 
 from __future__ import annotations
@@ -56,13 +57,14 @@ def run_batch(emulator: DataverseEmulator, req: Request) -> Response:
 def _run_changeset(
     emulator: DataverseEmulator, req: Request, parts: list[BatchPart]
 ) -> PartResponse | list[PartResponse]:
-    snapshot = emulator.store.snapshot()
+    snapshot, mark = emulator.store.snapshot(), emulator.webhooks.mark()
     refs: dict[str, str] = {}
     responses: list[PartResponse] = []
     for part in parts:
         response = _run_part(emulator, req, part, refs)
         if response.status >= 400:
             emulator.store.restore(snapshot)
+            emulator.webhooks.rollback(mark)
             return response
         if part.content_id and "OData-EntityId" in response.headers:
             refs[part.content_id] = response.headers["OData-EntityId"]

@@ -3,7 +3,9 @@
 Entity sets and keys of §A.3 at ``/api/data/v9.2/``; queries with ``$filter/$select/$orderby/
 $top/$expand/$count``, server paging (``Prefer: odata.maxpagesize``), ETags and conditional
 writes, ``@odata.bind``, ``Prefer: return=representation``, ``WhoAmI`` and multipart ``$batch``.
-The caller is the systemuser whose ``applicationid`` equals the token's ``appid``.
+The caller is the systemuser whose ``applicationid`` equals the token's ``appid``. The quote
+actions are in :mod:`sandbox.dataverse_quote_actions`; webhook registration tables and delivery
+in :mod:`sandbox.dataverse_webhook_registry` and :mod:`sandbox.dataverse_webhooks`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from sandbox.dataverse_batch import run_batch
 from sandbox.dataverse_model import GUID_RE, DataverseModel, dv_error, etag, not_found
 from sandbox.dataverse_options import OptionSets
 from sandbox.dataverse_options import route as route_options
+from sandbox.dataverse_quote_actions import route_action
 from sandbox.dataverse_schema import ENTITIES, EntityDef
+from sandbox.dataverse_webhook_registry import refuse_platform_write
+from sandbox.dataverse_webhooks import WebhookEmulator
 from sandbox.odata.engine import (
     QueryError,
     QueryOptions,
@@ -29,14 +34,14 @@ from sandbox.odata.engine import (
     validate_fields,
 )
 from sandbox.odata.engine import select as select_fields
-from sandbox.odata.server import ApiError, EmulatorServer, Request, Response, TokenVerifier
+from sandbox.odata.server import ApiError, Request, Response, TokenVerifier
 
 API = "/api/data/v9.2/"
 MAX_PAGE = 5000
 PATH_RE = re.compile(r"^(?P<set>[A-Za-z_]\w*)(?:\((?P<key>[^)]*)\))?(?:/(?P<nav>[\w.]+))?$")
 
 
-class DataverseEmulator(EmulatorServer):
+class DataverseEmulator(WebhookEmulator):
     system = "dataverse"
 
     def __init__(self, token_verifier: TokenVerifier | None = None, *, page_size: int = MAX_PAGE):
@@ -46,6 +51,7 @@ class DataverseEmulator(EmulatorServer):
         self.model = DataverseModel(self.store, self.base_currency)
         self.options = OptionSets(self.store)
         self.ids: dict[str, str] = {}
+        self._install_webhooks()
 
     @property
     def audience(self) -> str:  # type: ignore[override]
@@ -57,9 +63,11 @@ class DataverseEmulator(EmulatorServer):
 
     def seed_demo(self) -> None:
         with self.store.lock:
+            self.webhooks.worker.reset()
             self.store.clear()
             self.base_currency.clear()
             self.ids = seed.seed_dataverse(self)
+            self._seed_platform()
 
     # -- record API (as a human user would) -------------------------------------------------------
 
@@ -75,7 +83,8 @@ class DataverseEmulator(EmulatorServer):
     def insert(self, entity_set: str, row: dict[str, Any], *, by_user: str | None = None) -> dict:
         edef = self._def(entity_set)
         self.options.check_values(edef.logical, row)
-        created = self.model.create(edef, row, self._human(by_user), admin=True)
+        with self.webhooks.unit():
+            created = self.model.create(edef, row, self._human(by_user), admin=True)
         return self.model.project(edef, created, annotations=True)
 
     def update(
@@ -83,11 +92,13 @@ class DataverseEmulator(EmulatorServer):
     ) -> dict:
         edef = self._def(entity_set)
         self.options.check_values(edef.logical, changes)
-        updated = self.model.update(edef, id, changes, self._human(by_user), admin=True)
+        with self.webhooks.unit():
+            updated = self.model.update(edef, id, changes, self._human(by_user), admin=True)
         return self.model.project(edef, updated, annotations=True)
 
-    def delete(self, entity_set: str, id: str) -> None:
-        self.model.delete(self._def(entity_set), id)
+    def delete(self, entity_set: str, id: str, *, by_user: str | None = None) -> None:
+        with self.webhooks.unit():
+            self.model.delete(self._def(entity_set), id, self._human(by_user))
 
     def rows(self, entity_set: str) -> list[dict]:
         edef = self._def(entity_set)
@@ -131,6 +142,12 @@ class DataverseEmulator(EmulatorServer):
         return match.group("set") if match else re.split(r"[(/]", req.path[len(API) :], maxsplit=1)[0] or None
 
     def route(self, req: Request) -> Response:
+        if req.method == "GET":
+            return self._route(req)
+        with self.webhooks.unit():  # a write: its changes raise webhook events once it commits
+            return self._route(req)
+
+    def _route(self, req: Request) -> Response:
         if not req.path.startswith(API.rstrip("/")):
             raise dv_error(404, "0x8006088a", f"Resource not found for the segment '{req.path}'.")
         rest = req.path[len(API) :]
@@ -146,6 +163,9 @@ class DataverseEmulator(EmulatorServer):
         options = route_options(self.options, self.api_url, req, rest)
         if options is not None:
             return options
+        action = route_action(self.model, self.api_url, req, rest, caller)
+        if action is not None:
+            return action
         match = PATH_RE.match(rest)
         if not match:
             raise dv_error(404, "0x8006088a", f"Resource not found for the segment '{rest}'.")
@@ -174,7 +194,7 @@ class DataverseEmulator(EmulatorServer):
         elif key is not None and method == "PATCH":
             return self._upsert(req, edef, key, caller)
         elif key is not None and method == "DELETE":
-            return self._delete(req, edef, key)
+            return self._delete(req, edef, key, caller)
         raise dv_error(405, "0x80060888", f"The HTTP method '{method}' is not allowed here.")
 
     def _key(self, edef: EntityDef, text: str) -> str:
@@ -365,6 +385,7 @@ class DataverseEmulator(EmulatorServer):
         return Response(201 if created else 200, body, headers)
 
     def _create(self, req: Request, edef: EntityDef, body: Any, caller: str) -> Response:
+        refuse_platform_write(edef, "Create")
         self.options.check_values(edef.logical, body)
         row = self.model.create(edef, body, caller)
         return self._write_response(req, edef, row, created=True)
@@ -389,6 +410,7 @@ class DataverseEmulator(EmulatorServer):
                 return self._create(req, edef, body, caller)
             if if_none == "*":
                 raise dv_error(412, "0x80040237", "A record with matching key values already exists.")
+            refuse_platform_write(edef, "Update")
             self._check_etag(if_match, current)
             self.options.check_values(edef.logical, req.json())
             row = self.model.update(edef, key, req.json(), caller)
@@ -403,13 +425,14 @@ class DataverseEmulator(EmulatorServer):
                 "The version of the existing record doesn't match the RowVersion property provided.",
             )
 
-    def _delete(self, req: Request, edef: EntityDef, key: str) -> Response:
+    def _delete(self, req: Request, edef: EntityDef, key: str, caller: str) -> Response:
         with self.store.lock:
             current = self.model.find(edef.set_name, key)
             if current is None:
                 raise not_found(edef, key)
+            refuse_platform_write(edef, "Delete")
             self._check_etag(req.header("If-Match"), current)
-            self.model.delete(edef, key)
+            self.model.delete(edef, key, caller)
         return Response(204)
 
 

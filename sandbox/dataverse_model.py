@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from sandbox.dataverse_events import Change, Observer
 from sandbox.dataverse_schema import ENTITIES, LOGICAL_TO_SET, EntityDef
 from sandbox.odata.engine import EMPTY_GUID, Store
 from sandbox.odata.server import ApiError
@@ -51,6 +53,8 @@ class DataverseModel:
     def __init__(self, store: Store, base_currency: dict[str, str]) -> None:
         self.store = store
         self.base_currency = base_currency  # {"id": ...}; filled by the seed
+        self.observer: Observer | None = None  # told of every committed create, update, delete
+        self.row_checks: dict[str, Callable[[dict[str, Any]], None]] = {}  # logical -> extra rule
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -85,8 +89,10 @@ class DataverseModel:
             self._check_required(edef, row)
             self._check_unique(edef, row)
             self._check_parent_editable(edef, row)
+            self._run_row_check(edef, row)
             self._stamp(row, caller, creating=True)
             self.store.table(edef.set_name)[row_id] = row
+            self._emit(Change("Create", edef, row, (), caller))
             self._after_create(edef, row, caller)
             return row
 
@@ -105,20 +111,34 @@ class DataverseModel:
             self._apply_state(edef, row, changes, creating=False)
             self._derive(edef, row, changes)
             self._check_unique(edef, row)
+            self._run_row_check(edef, row)
             self._stamp(row, caller, creating=False)
             self.store.table(edef.set_name)[row[edef.key]] = row
+            names = tuple(k for k in changes if k != "__lln")
+            self._emit(Change("Update", edef, row, names, caller, current))
             return row
 
-    def delete(self, edef: EntityDef, row_id: str) -> None:
+    def delete(self, edef: EntityDef, row_id: str, caller: str = "") -> None:
         with self.store.lock:
-            if self.store.table(edef.set_name).pop(row_id.lower(), None) is None:
+            gone = self.store.table(edef.set_name).pop(row_id.lower(), None)
+            if gone is None:
                 raise not_found(edef, row_id)
             for child_set, fk in edef.children.values():
                 if ENTITIES[child_set].parent:  # parental: the lines go with the header
                     for child_id, child in list(self.store.table(child_set).items()):
                         if child.get(fk) == row_id.lower():
-                            self.delete(ENTITIES[child_set], child_id)
+                            self.delete(ENTITIES[child_set], child_id, caller)
             self._clear_references(row_id.lower())
+            self._emit(Change("Delete", edef, gone, (), caller, gone))
+
+    def _emit(self, change: Change) -> None:
+        if self.observer is not None:
+            self.observer(change)
+
+    def _run_row_check(self, edef: EntityDef, row: dict[str, Any]) -> None:
+        check = self.row_checks.get(edef.logical)
+        if check is not None:
+            check(row)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -210,6 +230,8 @@ class DataverseModel:
         if edef.autonumber:
             prefix = edef.autonumber[1]
             row[edef.autonumber[0]] = f"{prefix}{uuid.uuid4().hex[:6].upper()}"
+        if edef.logical == "quote":
+            row["revisionnumber"] = 0  # a new quote is revision 0 (ReviseQuote counts up)
         return row
 
     @staticmethod

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sandbox.dataverse_schema_platform import platform_entities
+
 SYSTEM_FIELDS = [
     "createdon", "modifiedon", "versionnumber", "_createdby_value", "_modifiedby_value",
     "_createdonbehalfby_value", "_modifiedonbehalfby_value", "overriddencreatedon",
@@ -102,6 +104,8 @@ class EntityDef:
     editable_states: tuple[int, ...] | None = None
     parent: tuple[str, str] | None = None  # (parent set, lookup value field) for detail lines
     initial_state: tuple[int, int] | None = None
+    write_only: frozenset[str] = frozenset()  # IsValidForRead = False (e.g. serviceendpoint.authvalue)
+    platform: bool = False  # a seeded platform table: the Web API refuses Create, Update and Delete
 
     @property
     def system_fields(self) -> list[str]:
@@ -114,7 +118,7 @@ class EntityDef:
         names |= {lk.value_field for lk in self.lookups.values()}
         if self.states:
             names |= {"statecode", "statuscode"}
-        return frozenset(names)
+        return frozenset(names - self.write_only)
 
     @property
     def writable(self) -> frozenset[str]:
@@ -380,6 +384,7 @@ ENTITIES: dict[str, EntityDef] = {
             ownership="org",
             **ACTIVE_INACTIVE,
         ),
+        *platform_entities(entity, _statuses),
     )
 }
 

@@ -1,7 +1,11 @@
 """BC demo company "CRONUS Sandbox": setup tables, customers, contacts, items, documents.
 
 Every currency except JPY has an exchange rate, so synchronizing JPY fails as BC does ("no exchange
-rate defined"). Ids come from :func:`sandbox.seed.seed_id` (``seed_id("bc", <entity>, <key>)``).
+rate defined"). VAT: customers in GB and the US are DOMESTIC (VAT25 25 %, VAT10 10 %, NO VAT 0 %),
+in DE/DK EU and in JP/CA EXPORT (0 % for every product group); items are VAT25 except the lamp
+1928-S (VAT10); resources and the G/L accounts VAT25 (account 6910 NO VAT); the chair 1960-S has
+a price including VAT (DOMESTIC). Setup: write-in product Item WRITEIN, freight G/L account 6810.
+Ids come from :func:`sandbox.seed.seed_id` (``seed_id("bc", <entity>, <key>)``).
 """
 
 from __future__ import annotations
@@ -71,6 +75,13 @@ ITEMS = [  # no, description, unit price, unit cost, base unit, inventory, block
     ("1960-S", "ROME Guest Chair, green", 192.8, 150.4, "BOX", 18, False, "Inventory"),
     ("WRITEIN", "Write-in product", 0.0, 0.0, "PCS", 0, False, "Service"),
 ]
+VAT_GROUPS = {"GB": "DOMESTIC", "US": "DOMESTIC", "DE": "EU", "DK": "EU", "JP": "EXPORT", "CA": "EXPORT"}
+VAT_SETUPS = [("DOMESTIC", "VAT25", 25.0), ("DOMESTIC", "VAT10", 10.0), ("DOMESTIC", "NO VAT", 0.0),
+              *((bus, prod, 0.0) for bus in ("EU", "EXPORT") for prod in ("VAT25", "VAT10", "NO VAT"))]
+ITEM_VAT = {"1928-S": "VAT10"}  # the others: VAT25
+PRICE_INCLUDES_VAT = {"1960-S": "DOMESTIC"}  # item -> VAT Bus. Posting Gr. (Price)
+GL_ACCOUNTS = [("6110", "Sales, Retail - Dom.", "VAT25"), ("6810", "Freight", "VAT25"),
+               ("6910", "Invoice Rounding", "NO VAT")]
 RESOURCES = [("LINDA", "Linda Martin", "Person", 110.0, 70.0, 160),
              ("MARTY", "Marty Horst", "Person", 100.0, 65.0, 160),
              ("TERRY", "Terry Dodds", "Person", 95.0, 60.0, 120),
@@ -90,11 +101,12 @@ OPPORTUNITIES = [  # no, description, contact person, salesperson,
     ("OP000003", "Lamps for Selangorian lobby", "Mindy Martin", "JO",
      "Won", 3000.0, "2025-03-31", "2025-03-20", 100),
 ]
-POSTED_INVOICES = [  # no, customer, currency, currency factor, lines (type, no, qty, price), share still open
-    ("103001", "10000", "", 0.0, [("Item", "1896-S", 2, 1000.8), ("Item", "1928-S", 4, 54.9)], 0.0),
-    ("103002", "20000", "GBP", 0.787402, [("Item", "1900-S", 6, 192.8)], 0.5),
+POSTED_INVOICES = [  # no, customer, currency, currency factor, lines (type, no, qty, price), share still
+    # open, last Detailed Cust. Ledg. Entry No. (the invoice's entry, then one per payment)
+    ("103001", "10000", "", 0.0, [("Item", "1896-S", 2, 1000.8), ("Item", "1928-S", 4, 54.9)], 0.0, 2),
+    ("103002", "20000", "GBP", 0.787402, [("Item", "1900-S", 6, 192.8)], 0.5, 4),
     ("103003", "60000", "EUR", 0.925926,
-     [("Item", "1920-S", 1, 649.4), ("G/L Account", "6810", 1, 50.0)], 1.0),
+     [("Item", "1920-S", 1, 649.4), ("G/L Account", "6810", 1, 50.0)], 1.0, 5),
 ]
 DOCUMENTS = [  # header set, line set, no, customer, lines (item, quantity)
     ("salesOrders", "salesOrderLines", "S-ORD101001", "10000", [("1896-S", 1), ("1906-S", 2)]),
@@ -110,11 +122,17 @@ def load(bc: Any) -> None:
                             "systemVersion": "24.0.16410.0", "businessProfileId": ""})  # fmt: skip
     for entity_set, entity, row in _setup_rows():
         key = row.get("code") or row.get("number") or row.get("currencyCode") or "setup"
+        if entity == "vatPostingSetup":
+            key = f"{row['vatBusPostingGroup']}/{row['vatProdPostingGroup']}"
         bc.insert(entity_set, {"id": seed_id("bc", entity, str(key)), **row})
+    for no, _, vat in GL_ACCOUNTS:  # VAT Prod. Posting Groups: shown by no API page
+        bc.store_fields("accounts", seed_id("bc", "glAccount", no), {"vatProdPostingGroup": vat})
     _customers(bc)
     _contacts(bc)
     for entity_set, row in _product_rows():
         bc.insert(entity_set, row)
+    for no, *_ in RESOURCES:
+        bc.store_fields("resources", seed_id("bc", "resource", no), {"vatProdPostingGroup": "VAT25"})
     for row in _opportunity_rows(bc):
         bc.insert("opportunities", row)
     for entity_set, row in _document_rows():
@@ -155,8 +173,18 @@ def _setup_rows() -> list[tuple[str, str, dict[str, Any]]]:
     ]
     rows.append(("integrationSetup", "integrationSetup", {
         "lcyCode": "USD", "writeInProductType": "Item", "writeInProductNo": "WRITEIN",
-        "freightGlAccountNo": "6810", "salesOrderIntegration": True, "autoCreateSalesOrders": False,
-        "autoProcessQuotes": False}))  # fmt: skip
+        "freightGlAccountNo": "6810", "salesOrderIntegration": True, "autoCreateSalesOrders": True,
+        "autoProcessQuotes": True}))  # fmt: skip
+    return rows + _vat_and_account_rows()
+
+
+def _vat_and_account_rows() -> list[tuple[str, str, dict[str, Any]]]:
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    rows += [("vatPostingSetups", "vatPostingSetup",
+              {"vatBusPostingGroup": bus, "vatProdPostingGroup": prod, "vatPercent": pct})
+             for bus, prod, pct in VAT_SETUPS]  # fmt: skip
+    rows += [("accounts", "glAccount", {"number": no, "displayName": name, "accountType": "Posting",
+              "category": "Income", "directPosting": True}) for no, name, _ in GL_ACCOUNTS]  # fmt: skip
     return rows
 
 
@@ -169,7 +197,8 @@ def _customers(bc: Any) -> None:
             "paymentTermsCode": terms,
             "shipmentMethodCode": ship, "shippingAgentCode": agent, "blocked": blocked,
             "phoneNo": f"+44 20 7946 0{no[:3]}", "email": f"info{no}@example.com",
-            "homePage": f"www.customer{no}.example", "creditLimitLcy": 10000.0 + int(no) / 2})  # fmt: skip
+            "homePage": f"www.customer{no}.example", "creditLimitLcy": 10000.0 + int(no) / 2,
+            "vatBusPostingGroup": VAT_GROUPS[country]})  # fmt: skip
         bc.update("customerFinancialDetails", customer_id, {
             "balance": int(no) / 10, "totalSalesExcludingTax": int(no) / 2,
             "overdueAmount": 0.0})  # fmt: skip
@@ -199,7 +228,9 @@ def _product_rows() -> list[tuple[str, dict[str, Any]]]:
         "id": seed_id("bc", "item", no), "number": no, "description": text, "unitPrice": price,
         "unitCost": cost,
         "baseUnitOfMeasure": uom, "inventory": stock, "blocked": blocked,
-        "grossWeight": 0.0 if kind == "Service" else 12.5, "unitVolume": 0.0 if kind == "Service" else 0.4})
+        "grossWeight": 0.0 if kind == "Service" else 12.5, "unitVolume": 0.0 if kind == "Service" else 0.4,
+        "vatProdPostingGroup": ITEM_VAT.get(no, "VAT25"), "priceIncludesVat": no in PRICE_INCLUDES_VAT,
+        "vatBusPostingGrPrice": PRICE_INCLUDES_VAT.get(no, "")})
         for no, text, price, cost, uom, stock, blocked, kind in ITEMS]  # fmt: skip
     rows += [("resources", {
         "id": seed_id("bc", "resource", no), "number": no, "name": name, "type": kind,
@@ -227,7 +258,7 @@ def _opportunity_rows(bc: Any) -> list[dict[str, Any]]:
 
 
 def _posted_invoice(
-    no: str, customer: str, currency: str, factor: float, lines: list, still_open: float
+    no: str, customer: str, currency: str, factor: float, lines: list, still_open: float, last_entry: int
 ) -> dict:
     items = {row[0]: row for row in ITEMS}
     rows = [{"lineNo": 10000 * (i + 1), "type": kind, "number": number, "quantity": qty, "unitPrice": price,
@@ -242,7 +273,8 @@ def _posted_invoice(
         "currencyCode": currency, "currencyFactor": factor, "dueDate": "2025-06-30",
         "shipmentDate": "2025-05-31", "billToName": name, "shipToName": name, "amount": amount,
         "amountIncludingVat": round(amount * 1.2, 2),
-        "remainingAmount": round(amount * 1.2 * still_open, 2), "lines": rows}  # fmt: skip
+        "remainingAmount": round(amount * 1.2 * still_open, 2), "lastDetailedEntryNo": last_entry,
+        "lines": rows}  # fmt: skip
 
 
 def _document_rows() -> list[tuple[str, dict[str, Any]]]:

@@ -20,6 +20,7 @@ DEFAULT_BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 DEFAULT_SCHEDULE = "0 */30 * * * *"  # BC's default: every 30 minutes
 RECORD_QUEUE = "sync-records"  # one message per record (the process_record function)
 CONTROL_QUEUE = "sync-control"  # full synchronization's line and check messages (process_control)
+DOCUMENT_QUEUE = "sync-documents"  # one message per CRM order or quote to process (process_document)
 MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount: the last attempt before poison
 
 REQUIRED = (

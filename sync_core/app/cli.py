@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sync_core.app import full_sync
+from sync_core.app import documents, full_sync
 from sync_core.app.operations import (
     error_rows,
     job_rows,
@@ -29,7 +29,9 @@ from sync_core.app.operations import (
 )
 from sync_core.app.wiring import Services, services
 from sync_core.errors import SyncError
+from sync_core.sales.messages import DocumentType
 from sync_core.sync.commands import couplings
+from sync_core.sync.commands.webhook_registration import WebhookRegistration
 
 Command = Callable[[Services, argparse.Namespace], dict[str, Any]]
 
@@ -286,7 +288,42 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--mapping", metavar="MAPPING")
         p.add_argument("--limit", type=int, default=20)
     _full_sync_command(sub)
+    _document_commands(sub)
     return parser
+
+
+def _document_commands(sub: argparse._SubParsersAction) -> None:
+    commands: tuple[tuple[str, DocumentType, str], ...] = (
+        ("process-order", "order", "BC's Create in Business Central for one submitted Dataverse order"),
+        ("process-quote", "quote", "BC's Process in Business Central for one Active or Won quote"),
+    )
+    for name, document, helptext in commands:
+        p = _command(sub, name, _process(document), helptext, mapping=False)
+        p.add_argument("--crm-id", type=guid, metavar="ID", required=True)
+    p = sub.add_parser(
+        "dataverse-webhooks",
+        help="create or update the webhook service endpoint and its steps in Dataverse (idempotent)",
+        parents=[_JSON],
+    )
+    p.add_argument("action", choices=("register",))
+    p.add_argument(
+        "--url", required=True, help="the app's webhook route, https://<app>/api/webhooks/dataverse"
+    )
+    p.set_defaults(func=cmd_dataverse_webhooks)
+    _command(sub, "auto-create-orders", _auto("order"), "run BC's auto-create selection now", mapping=False)
+    _command(sub, "auto-process-quotes", _auto("quote"), "run BC's auto-process selection now", mapping=False)
+
+
+def cmd_dataverse_webhooks(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return WebhookRegistration(svc.dataverse, svc.catalog).register(args.url, svc.settings.webhook_secret)
+
+
+def _process(document: DocumentType) -> Command:
+    return lambda svc, args: documents.process_now(svc, document, args.crm_id)
+
+
+def _auto(document: DocumentType) -> Command:
+    return lambda svc, args: documents.auto_job_now(svc, document)
 
 
 # -- output ----------------------------------------------------------------------------------------

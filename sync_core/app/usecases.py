@@ -14,8 +14,9 @@ from sync_core.app.health import run_checks
 from sync_core.app.http import HttpResult
 from sync_core.app.wiring import services
 from sync_core.errors import ConfigError, SyncError, TransientError
+from sync_core.sales.intake import enqueue_document_event, is_document_event
 from sync_core.settings import MAX_DEQUEUE_COUNT
-from sync_core.state.ports import JobRun, SyncErrorEntry
+from sync_core.state.ports import JobRun, MessageQueue, SyncErrorEntry
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.outcome import Outcome
 from sync_core.sync.engine.record import RecordSynchronizer
@@ -72,7 +73,12 @@ def _record_poisoned(ctx: SyncContext, message: RecordMessage, exc: SyncError) -
 
 
 def receive_dataverse_webhook(
-    headers: dict[str, str], body: bytes, *, ctx: SyncContext | None = None, secret: str | None = None
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    ctx: SyncContext | None = None,
+    secret: str | None = None,
+    document_queue: MessageQueue | None = None,
 ) -> HttpResult:
     try:
         authenticate(headers, secret if secret is not None else services().settings.webhook_secret)
@@ -81,6 +87,9 @@ def receive_dataverse_webhook(
         log.warning("dataverse webhook refused (%d): %s", exc.status, exc.reason)
         return HttpResult(exc.status, {"error": exc.reason})
     try:
+        if is_document_event(event):  # a sales order or quote: the document queue
+            queue = document_queue or services().document_queue
+            return HttpResult(202, enqueue_document_event(_context(ctx), queue, event))
         result = enqueue_dataverse_event(_context(ctx), event)
     except TransientError as exc:  # Dataverse retries 502/503/504 once
         log.warning("dataverse webhook for %s %s not enqueued: %s", event.entity, event.entity_id, exc)

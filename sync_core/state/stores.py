@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync_core.state.document_steps import DocumentStepStore, MemoryDocumentStepStore, TableDocumentStepStore
 from sync_core.state.memory import (
     MemoryCouplingStore,
     MemoryJobLogStore,
@@ -21,6 +22,7 @@ class StateStores:
     watermarks: WatermarkStore
     job_log: JobLogStore
     sync_errors: SyncErrorStore
+    document_steps: DocumentStepStore
 
 
 def memory_stores() -> StateStores:
@@ -30,12 +32,13 @@ def memory_stores() -> StateStores:
         watermarks=MemoryWatermarkStore(),
         job_log=MemoryJobLogStore(),
         sync_errors=MemorySyncErrorStore(),
+        document_steps=MemoryDocumentStepStore(),
     )
 
 
 def table_stores(conn_str: str, prefix: str = "bcsync") -> StateStores:
     """Table Storage stores over tables ``<prefix>couplings``, ``<prefix>watermarks``,
-    ``<prefix>jobruns``, ``<prefix>joboutcomes``, ``<prefix>syncerrors``.
+    ``<prefix>jobruns``, ``<prefix>joboutcomes``, ``<prefix>syncerrors``, ``<prefix>documentsteps``.
 
     No I/O here: each table is created if missing on its first use.
     """
@@ -48,4 +51,5 @@ def table_stores(conn_str: str, prefix: str = "bcsync") -> StateStores:
             table_client(conn_str, f"{prefix}joboutcomes"),
         ),
         sync_errors=TableSyncErrorStore(table_client(conn_str, f"{prefix}syncerrors")),
+        document_steps=TableDocumentStepStore(table_client(conn_str, f"{prefix}documentsteps")),
     )

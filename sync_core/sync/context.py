@@ -19,8 +19,17 @@ from sync_core.vocabulary import Direction
 
 class BcSystem(RecordSource, RecordSink, Protocol):
     def list_rows(
-        self, entity: str, filter: str | None = None, select: Sequence[str] = ()
+        self,
+        entity: str,
+        filter: str | None = None,
+        select: Sequence[str] = (),
+        *,
+        orderby: str | None = None,
     ) -> Iterator[dict[str, Any]]: ...
+
+    def action(self, entity: str, record_id: str, name: str) -> None: ...
+
+    def delete(self, entity: str, record_id: str, etag: str = "*") -> None: ...
 
 
 class DataverseSystem(RecordSource, RecordSink, Protocol):

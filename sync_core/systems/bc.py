@@ -31,6 +31,14 @@ COMPANION_SETS = frozenset(
         "currencyExchangeRates",
         "postedSalesInvoices",
         "integrationSetup",
+        # extension 1.1: sales documents and back office
+        "salesDocuments",
+        "salesDocumentLines",
+        "salesDocumentArchives",
+        "salesDocumentEvents",
+        "vatPostingSetups",
+        "customerStatistics",
+        "itemAvailability",
     }
 )
 ID = "id"
@@ -113,6 +121,11 @@ class BcAdapter:
     def delete(self, entity: str, record_id: str, etag: str = "*") -> None:
         self.client_for(entity).delete(self.path(entity, record_id), etag=etag)
         log.info("bc %s deleted %s", entity, record_id)
+
+    def action(self, entity: str, record_id: str, name: str) -> None:
+        """A bound action: POST ``<entity>(<id>)/Microsoft.NAV.<name>`` (BC answers 204)."""
+        self.client_for(entity).post(f"{self.path(entity, record_id)}/Microsoft.NAV.{name}", {})
+        log.info("bc %s %s: %s", entity, record_id, name)
 
     def _record_from(self, entity: str, response: ODataResponse, record_id: str | None = None) -> Record:
         if isinstance(response.body, Mapping) and ID in response.body:

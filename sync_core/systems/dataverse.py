@@ -41,6 +41,11 @@ PRIMARY_KEYS: dict[str, str] = {
     "invoicedetails": "invoicedetailid",
     "annotations": "annotationid",
     "posts": "postid",
+    # webhook registration (api-facts §I)
+    "serviceendpoints": "serviceendpointid",
+    "sdkmessages": "sdkmessageid",
+    "sdkmessagefilters": "sdkmessagefilterid",
+    "sdkmessageprocessingsteps": "sdkmessageprocessingstepid",
 }
 MODIFIED = "modifiedon"
 MODIFIED_BY = "_modifiedby_value"

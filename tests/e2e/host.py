@@ -28,13 +28,15 @@ def fire_timer(name: str) -> None:
     user_functions()[name](TimerRequest(past_due=False, schedule_status={}, schedule={}))
 
 
-def deliver_all(conn: str, *, max_rounds: int = 20) -> list[str]:
-    """Receive every message of the record queue and hand it to ``process_record`` like the host.
+def deliver_all(
+    conn: str, *, max_rounds: int = 20, queue: str = RECORD_QUEUE, function: str = "process_record"
+) -> list[str]:
+    """Receive every message of ``queue`` and hand it to its function (``process_record``) like the host.
 
     Returns the message bodies delivered. A handler exception propagates (the test decides).
     """
-    process = user_functions()["process_record"]
-    client = queue_client(conn, RECORD_QUEUE)
+    process = user_functions()[function]
+    client = queue_client(conn, queue)
     delivered: list[str] = []
     for _ in range(max_rounds):
         batch = list(client.receive_messages(max_messages=32, visibility_timeout=60))
@@ -51,8 +53,8 @@ def deliver_all(conn: str, *, max_rounds: int = 20) -> list[str]:
     return delivered
 
 
-def queued(conn: str) -> int:
-    client = queue_client(conn, RECORD_QUEUE)
+def queued(conn: str, queue: str = RECORD_QUEUE) -> int:
+    client = queue_client(conn, queue)
     try:
         return client.get_queue_properties().approximate_message_count
     except Exception:  # the queue does not exist yet: nothing was ever sent

@@ -18,20 +18,15 @@ from typing import Any
 import pytest
 
 from sandbox.stack import SandboxStack
-from sync_core.app import wiring
 from sync_core.errors import DataError
 from sync_core.sync.commands.couplings import uncouple
 from sync_core.sync.context import SyncContext
-from sync_core.sync.engine.outcome import Outcome
-from sync_core.sync.engine.record import RecordSynchronizer
 from sync_core.sync.jobs.mapping_job import run_mapping_job
-from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import Record
 from tests.e2e.host import deliver_all, fire_timer
+from tests.e2e.world import bc_row, context, crm_id, prepare, sync
 
 INVOICE, LINE, ORDER = "POSTEDSALESINV-INV", "POSTEDSALESLINE-INV", "SALESORDER-ORDER"
-SALESPEOPLE_USERS = ("salesperson_jo", "salesperson_ps", "salesperson_of")
-OPTION_TIMERS = ("sync_currency", "sync_payment_terms", "sync_shipment_method", "sync_shipping_agent")
 
 
 TOTALS = ("totalamount", "totalamountlessfreight")  # valid for update only: PATCHed after the insert
@@ -60,45 +55,6 @@ class _ResentPost:
         return self._inner.create(entity, values, record_id)  # AlreadyExistsError
 
 
-def _ctx() -> SyncContext:
-    return wiring.services().sync_context()
-
-
-def _sync(
-    ctx: SyncContext, mapping: str, source_id: str, reason: str = "command", direction: str = ""
-) -> Outcome:
-    msg = RecordMessage(mapping, direction or "to-dataverse", source_id, "job-documents", reason)  # type: ignore[arg-type]
-    return RecordSynchronizer(ctx).process(msg)
-
-
-def _bc(stack: SandboxStack, entity: str, number: str) -> dict:
-    return next(r for r in stack.bc.rows(entity) if r.get("number") == number)
-
-
-def _crm_id(ctx: SyncContext, mapping: str, bc_id: str) -> str:
-    coupling = ctx.stores.couplings.get_by_bc(mapping, bc_id)
-    assert coupling is not None and coupling.state == "coupled", coupling
-    return coupling.crm_id
-
-
-def _prepare(
-    stack: SandboxStack, ctx: SyncContext, customers: tuple[str, ...], items: tuple[str, ...]
-) -> None:
-    """Currencies, salespeople, options and units, then the named customers and items, coupled."""
-    conn = stack.azurite.connection_string
-    for timer in OPTION_TIMERS:
-        fire_timer(timer)
-        deliver_all(conn)
-    for user in SALESPEOPLE_USERS:  # matched to BC's salespeople by e-mail
-        assert _sync(ctx, "SALESPEOPLE", stack.dataverse.ids[user], "modified", "to-bc").outcome != "failed"
-    for unit in stack.bc.rows("unitsOfMeasure"):
-        assert _sync(ctx, "UNIT OF MEASURE", unit["id"]).outcome in ("inserted", "modified", "unchanged")
-    for number in customers:
-        assert _sync(ctx, "CUSTOMER", _bc(stack, "integrationCustomers", number)["id"]).outcome == "inserted"
-    for number in items:
-        assert _sync(ctx, "ITEM-PRODUCT", _bc(stack, "integrationItems", number)["id"]).outcome == "inserted"
-
-
 def _details(stack: SandboxStack, invoice_id: str) -> list[dict]:
     rows = [d for d in stack.dataverse.rows("invoicedetails") if d["_invoiceid_value"] == invoice_id]
     return sorted(rows, key=lambda d: d["lineitemnumber"])
@@ -111,13 +67,13 @@ def _errors(ctx: SyncContext, mapping: str) -> list:
 def test_invoice_created_with_header_fields_and_product_lines(
     stack: SandboxStack, dv_writes: list[tuple[str, str, Any]]
 ) -> None:
-    ctx = _ctx()
-    _prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
-    bc_invoice = _bc(stack, "postedSalesInvoices", "103001")
-    outcome = _sync(ctx, INVOICE, bc_invoice["id"])
+    ctx = context()
+    prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
+    bc_invoice = bc_row(stack, "postedSalesInvoices", "103001")
+    outcome = sync(ctx, INVOICE, bc_invoice["id"])
     assert outcome.outcome == "inserted", outcome
     invoice = stack.dataverse.get("invoices", outcome.destination_id)
-    customer = _crm_id(ctx, "CUSTOMER", _bc(stack, "integrationCustomers", "10000")["id"])
+    customer = crm_id(ctx, "CUSTOMER", bc_row(stack, "integrationCustomers", "10000")["id"])
     usd = next(c for c in stack.dataverse.rows("transactioncurrencies") if c["isocurrencycode"] == "USD")
     assert invoice["invoicenumber"] == "103001" and invoice["_customerid_value"] == customer
     assert invoice["_transactioncurrencyid_value"] == usd["transactioncurrencyid"]  # blank = LCY
@@ -134,7 +90,7 @@ def test_invoice_created_with_header_fields_and_product_lines(
     assert [d["lineitemnumber"] for d in details] == [10000, 20000]
     for detail, item in zip(details, ("1896-S", "1928-S"), strict=True):
         product = stack.dataverse.get(
-            "products", _crm_id(ctx, "ITEM-PRODUCT", _bc(stack, "integrationItems", item)["id"])
+            "products", crm_id(ctx, "ITEM-PRODUCT", bc_row(stack, "integrationItems", item)["id"])
         )
         assert detail["_productid_value"] == product["productid"] and detail["isproductoverridden"] is False
         assert detail["_uomid_value"] == product["_defaultuomid_value"]
@@ -150,26 +106,26 @@ def test_invoice_created_with_header_fields_and_product_lines(
 def test_a_redelivered_invoice_create_still_writes_the_totals(
     stack: SandboxStack, dv_writes: list[tuple[str, str, Any]]
 ) -> None:
-    ctx = _ctx()
-    _prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
-    bc_invoice = _bc(stack, "postedSalesInvoices", "103001")
-    outcome = _sync(replace(ctx, dataverse=_ResentPost(ctx.dataverse)), INVOICE, bc_invoice["id"])
+    ctx = context()
+    prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
+    bc_invoice = bc_row(stack, "postedSalesInvoices", "103001")
+    outcome = sync(replace(ctx, dataverse=_ResentPost(ctx.dataverse)), INVOICE, bc_invoice["id"])
     assert outcome.outcome == "inserted", outcome
     [invoice] = stack.dataverse.rows("invoices")
-    assert invoice["invoiceid"] == outcome.destination_id == _crm_id(ctx, INVOICE, bc_invoice["id"])
+    assert invoice["invoiceid"] == outcome.destination_id == crm_id(ctx, INVOICE, bc_invoice["id"])
     assert (invoice["totalamountlessfreight"], invoice["totalamount"]) == (
         bc_invoice["amount"],
         bc_invoice["amountIncludingVat"],
     )
     assert _invoice_writes(dv_writes) == [("POST", set()), ("POST", set()), ("PATCH", set(TOTALS))]
     assert len(_details(stack, invoice["invoiceid"])) == 2
-    assert _sync(ctx, INVOICE, bc_invoice["id"], "modified").outcome == "unchanged"
+    assert sync(ctx, INVOICE, bc_invoice["id"], "modified").outcome == "unchanged"
 
 
 def test_freight_line_is_a_write_in_line_in_the_invoice_currency(stack: SandboxStack) -> None:
-    ctx = _ctx()
-    _prepare(stack, ctx, ("60000",), ("1920-S",))
-    outcome = _sync(ctx, INVOICE, _bc(stack, "postedSalesInvoices", "103003")["id"])
+    ctx = context()
+    prepare(stack, ctx, ("60000",), ("1920-S",))
+    outcome = sync(ctx, INVOICE, bc_row(stack, "postedSalesInvoices", "103003")["id"])
     assert outcome.outcome == "inserted", outcome
     invoice = stack.dataverse.get("invoices", outcome.destination_id)
     eur = next(c for c in stack.dataverse.rows("transactioncurrencies") if c["isocurrencycode"] == "EUR")
@@ -184,13 +140,13 @@ def test_freight_line_is_a_write_in_line_in_the_invoice_currency(stack: SandboxS
 
 
 def test_a_redelivered_invoice_never_creates_a_second_line(stack: SandboxStack) -> None:
-    ctx = _ctx()
-    _prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
-    invoice_bc = _bc(stack, "postedSalesInvoices", "103001")["id"]
-    invoice_id = _sync(ctx, INVOICE, invoice_bc).destination_id
+    ctx = context()
+    prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
+    invoice_bc = bc_row(stack, "postedSalesInvoices", "103001")["id"]
+    invoice_id = sync(ctx, INVOICE, invoice_bc).destination_id
     first, second = _details(stack, invoice_id)
-    assert _sync(ctx, INVOICE, invoice_bc, "modified").outcome == "unchanged"  # plain redelivery
-    assert _sync(ctx, INVOICE, invoice_bc, "command").outcome == "unchanged"  # forced, nothing differs
+    assert sync(ctx, INVOICE, invoice_bc, "modified").outcome == "unchanged"  # plain redelivery
+    assert sync(ctx, INVOICE, invoice_bc, "command").outcome == "unchanged"  # forced, nothing differs
     assert [d["invoicedetailid"] for d in _details(stack, invoice_id)] == [
         first["invoicedetailid"],
         second["invoicedetailid"],
@@ -200,7 +156,7 @@ def test_a_redelivered_invoice_never_creates_a_second_line(stack: SandboxStack) 
     store.save(replace(store.get_by_crm(LINE, first["invoicedetailid"]), state="claimed"))
     store.save(replace(store.get_by_crm(LINE, second["invoicedetailid"]), state="claimed"))
     stack.dataverse.delete("invoicedetails", second["invoicedetailid"])
-    assert _sync(ctx, INVOICE, invoice_bc, "modified").outcome == "unchanged"
+    assert sync(ctx, INVOICE, invoice_bc, "modified").outcome == "unchanged"
     details = _details(stack, invoice_id)
     assert [d["invoicedetailid"] for d in details] == [first["invoicedetailid"], second["invoicedetailid"]]
     assert {store.get_by_crm(LINE, d["invoicedetailid"]).state for d in details} == {"coupled"}
@@ -208,14 +164,14 @@ def test_a_redelivered_invoice_never_creates_a_second_line(stack: SandboxStack) 
 
 
 def test_uncoupled_customer_or_item_fails_the_invoice_clearly(stack: SandboxStack) -> None:
-    ctx = _ctx()
-    _prepare(stack, ctx, (), ())
-    invoice_bc = _bc(stack, "postedSalesInvoices", "103002")["id"]
-    failed = _sync(ctx, INVOICE, invoice_bc)
+    ctx = context()
+    prepare(stack, ctx, (), ())
+    invoice_bc = bc_row(stack, "postedSalesInvoices", "103002")["id"]
+    failed = sync(ctx, INVOICE, invoice_bc)
     assert failed.outcome == "failed" and failed.message.startswith("Sell")
     assert "Customer No" in failed.message and "20000 must be coupled" in failed.message
-    assert _sync(ctx, "CUSTOMER", _bc(stack, "integrationCustomers", "20000")["id"]).outcome == "inserted"
-    failed = _sync(ctx, INVOICE, invoice_bc)
+    assert sync(ctx, "CUSTOMER", bc_row(stack, "integrationCustomers", "20000")["id"]).outcome == "inserted"
+    failed = sync(ctx, INVOICE, invoice_bc)
     assert failed.outcome == "failed"
     assert failed.message.startswith(
         f"{LINE}: line 10000 of {INVOICE} 103002: Item No. 1900-S must be coupled"
@@ -223,27 +179,27 @@ def test_uncoupled_customer_or_item_fails_the_invoice_clearly(stack: SandboxStac
     error = _errors(ctx, INVOICE)[0]
     assert error.field == "productid" and 'run "ITEM-PRODUCT"' in error.remedy
     assert stack.dataverse.rows("invoices") == [] and stack.dataverse.rows("invoicedetails") == []
-    assert _sync(ctx, "ITEM-PRODUCT", _bc(stack, "integrationItems", "1900-S")["id"]).outcome == "inserted"
-    inserted = _sync(ctx, INVOICE, invoice_bc)
+    assert sync(ctx, "ITEM-PRODUCT", bc_row(stack, "integrationItems", "1900-S")["id"]).outcome == "inserted"
+    inserted = sync(ctx, INVOICE, invoice_bc)
     assert inserted.outcome == "inserted"
     assert [d["quantity"] for d in _details(stack, inserted.destination_id)] == [6]
     # the lines are never synchronized on their own
     line_id = next(iter(ctx.bc.list_rows(f"postedSalesInvoices({invoice_bc})/lines")))["id"]
-    refused = _sync(ctx, LINE, line_id)
+    refused = sync(ctx, LINE, line_id)
     assert refused.outcome == "failed" and refused.message == "Cannot synchronize invoice lines separately."
     with pytest.raises(DataError, match="Cannot synchronize invoice lines separately"):
         run_mapping_job(ctx, LINE)
 
 
 def test_scheduled_invoice_runs_update_coupled_invoices_only(stack: SandboxStack) -> None:
-    ctx = _ctx()
+    ctx = context()
     conn = stack.azurite.connection_string
-    _prepare(stack, ctx, ("10000", "60000"), ("1896-S", "1928-S", "1920-S"))
+    prepare(stack, ctx, ("10000", "60000"), ("1896-S", "1928-S", "1920-S"))
     fire_timer("sync_postedsalesinv_inv")
     assert deliver_all(conn) == []  # synch only coupled: uncoupled invoices are left out
     assert stack.dataverse.rows("invoices") == []
-    coupled, uncoupled = (_bc(stack, "postedSalesInvoices", n)["id"] for n in ("103001", "103003"))
-    invoice_id = _sync(ctx, INVOICE, coupled).destination_id
+    coupled, uncoupled = (bc_row(stack, "postedSalesInvoices", n)["id"] for n in ("103001", "103003"))
+    invoice_id = sync(ctx, INVOICE, coupled).destination_id
     for bc_id in (coupled, uncoupled):
         stack.bc.update("postedSalesInvoices", bc_id, {"dueDate": "2025-07-15", "shipToCity": "Atlanta"})
     fire_timer("sync_postedsalesinv_inv")
@@ -257,15 +213,15 @@ def test_scheduled_invoice_runs_update_coupled_invoices_only(stack: SandboxStack
 
 
 def test_sales_orders_released_and_coupled_only(stack: SandboxStack) -> None:
-    ctx = _ctx()
+    ctx = context()
     conn = stack.azurite.connection_string
-    _prepare(stack, ctx, ("10000", "40000"), ())
-    released, reopened = (_bc(stack, "salesOrders", n) for n in ("S-ORD101001", "S-ORD101002"))
+    prepare(stack, ctx, ("10000", "40000"), ())
+    released, reopened = (bc_row(stack, "salesOrders", n) for n in ("S-ORD101001", "S-ORD101002"))
     for order in (released, reopened):
         stack.bc.update("salesOrders", order["id"], {"status": "Open"})  # BC's Released
     fire_timer("sync_salesorder_order")
     assert deliver_all(conn) == [] and stack.dataverse.rows("salesorders") == []  # coupled only
-    order_ids = [_sync(ctx, ORDER, order["id"]).destination_id for order in (released, reopened)]
+    order_ids = [sync(ctx, ORDER, order["id"]).destination_id for order in (released, reopened)]
     salesorder = stack.dataverse.get("salesorders", order_ids[0])
     released = stack.bc.get("salesOrders", released["id"])
     assert salesorder["ordernumber"] == "S-ORD101001"
@@ -289,11 +245,11 @@ def test_sales_orders_released_and_coupled_only(stack: SandboxStack) -> None:
 def test_sales_order_state_steps_around_each_write(stack: SandboxStack) -> None:
     """BC §5.2: a Dataverse order is edited only while Active: BC activates it, writes, then sets it
     Submitted, or Invoiced once the BC order is fully invoiced."""
-    ctx = _ctx()
-    _prepare(stack, ctx, ("10000",), ())
-    order = _bc(stack, "salesOrders", "S-ORD101001")
+    ctx = context()
+    prepare(stack, ctx, ("10000",), ())
+    order = bc_row(stack, "salesOrders", "S-ORD101001")
     stack.bc.update("salesOrders", order["id"], {"status": "Open"})
-    crm_id = _sync(ctx, ORDER, order["id"]).destination_id
+    crm_id = sync(ctx, ORDER, order["id"]).destination_id
 
     def crm_state() -> tuple[int, int]:
         row = stack.dataverse.get("salesorders", crm_id)
@@ -301,7 +257,7 @@ def test_sales_order_state_steps_around_each_write(stack: SandboxStack) -> None:
 
     assert crm_state() == (1, 3)  # Submitted / In Progress after the insert
     stack.bc.update("salesOrders", order["id"], {"requestedDeliveryDate": "2025-09-01"})
-    assert _sync(ctx, ORDER, order["id"], "modified").outcome == "modified"  # a Submitted row took it
+    assert sync(ctx, ORDER, order["id"], "modified").outcome == "modified"  # a Submitted row took it
     assert stack.dataverse.get("salesorders", crm_id)["requestdeliveryby"] == "2025-09-01"
     assert crm_state() == (1, 3)
     for line in stack.bc.rows("salesOrderLines"):
@@ -309,20 +265,20 @@ def test_sales_order_state_steps_around_each_write(stack: SandboxStack) -> None:
             done = {"shippedQuantity": line["quantity"], "invoicedQuantity": line["quantity"]}
             stack.bc.update("salesOrderLines", line["id"], done)
     stack.bc.update("salesOrders", order["id"], {"requestedDeliveryDate": "2025-09-02"})
-    assert _sync(ctx, ORDER, order["id"], "modified").outcome == "modified"
+    assert sync(ctx, ORDER, order["id"], "modified").outcome == "modified"
     assert crm_state() == (4, 100003)  # Invoiced / Invoiced
     stack.bc.update("salesOrders", order["id"], {"requestedDeliveryDate": "2025-09-03"})
-    assert _sync(ctx, ORDER, order["id"], "modified").outcome == "modified"  # an Invoiced row too
+    assert sync(ctx, ORDER, order["id"], "modified").outcome == "modified"  # an Invoiced row too
     assert stack.dataverse.get("salesorders", crm_id)["requestdeliveryby"] == "2025-09-03"
-    assert _sync(ctx, ORDER, order["id"], "command").outcome == "unchanged"  # nothing written ...
+    assert sync(ctx, ORDER, order["id"], "command").outcome == "unchanged"  # nothing written ...
     assert crm_state() == (4, 100003)  # ... and the state is left alone
 
 
 def test_uncoupling_an_invoice_uncouples_its_lines(stack: SandboxStack) -> None:
-    ctx = _ctx()
-    _prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
-    bc_invoice = _bc(stack, "postedSalesInvoices", "103001")
-    invoice_id = _sync(ctx, INVOICE, bc_invoice["id"]).destination_id
+    ctx = context()
+    prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
+    bc_invoice = bc_row(stack, "postedSalesInvoices", "103001")
+    invoice_id = sync(ctx, INVOICE, bc_invoice["id"]).destination_id
     assert len(list(ctx.stores.couplings.iter_mapping(LINE))) == 2
     result = uncouple(ctx, INVOICE, bc_id=bc_invoice["id"])
     assert (result.uncoupled, result.children) == (1, {LINE: 2})

@@ -15,6 +15,7 @@ import pytest
 from sandbox.bc_emulator import BcEmulator
 from sandbox.dataverse_emulator import DataverseEmulator
 from tests.integration.emulator_clients import BC_TOKENS, dataverse_tokens
+from tests.integration.test_dataverse_webhooks_support import Receiver
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +50,12 @@ def fresh_bc(bc: BcEmulator) -> None:
 @pytest.fixture
 def fresh_dv(dv: DataverseEmulator) -> None:
     _fresh(dv)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (what Dataverse's webhook steps call)."""
+    hook = Receiver()
+    yield hook
+    hook.server.shutdown()
+    hook.server.server_close()

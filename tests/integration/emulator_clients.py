@@ -81,3 +81,30 @@ class BcApi(_Client):
         root = bc.companion_url if companion else bc.api_url
         self.base = f"{root}/companies({bc.company_id})/"
         self.companion = BcApi(bc, token, companion=True) if not companion else self
+
+
+def multipart_batch(parts: list[str], changeset: list[str] | None = None) -> tuple[str, bytes]:
+    """A $batch body: ``changeset`` parts in one change set (Content-ID 1..n), then ``parts``."""
+    lines: list[str] = []
+    if changeset is not None:
+        lines += ["--batch_x", "Content-Type: multipart/mixed; boundary=changeset_y", ""]
+        for i, part in enumerate(changeset, 1):
+            lines += [
+                "--changeset_y",
+                "Content-Type: application/http",
+                "Content-Transfer-Encoding: binary",
+                f"Content-ID: {i}",
+                "",
+                part,
+            ]
+        lines += ["--changeset_y--"]
+    for part in parts:
+        lines += [
+            "--batch_x",
+            "Content-Type: application/http",
+            "Content-Transfer-Encoding: binary",
+            "",
+            part,
+        ]
+    lines += ["--batch_x--", ""]
+    return "multipart/mixed; boundary=batch_x", "\r\n".join(lines).encode()

@@ -7,7 +7,7 @@ import requests
 
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.odata.server import Fault
-from tests.integration.emulator_clients import DataverseApi
+from tests.integration.emulator_clients import DataverseApi, multipart_batch
 
 pytestmark = pytest.mark.usefixtures("fresh_dv")
 
@@ -18,32 +18,6 @@ def api(dv: DataverseEmulator) -> DataverseApi:
 
 
 # -- $batch ----------------------------------------------------------------------------------------
-
-
-def _multipart(parts: list[str], changeset: list[str] | None = None) -> tuple[str, bytes]:
-    lines: list[str] = []
-    if changeset is not None:
-        lines += ["--batch_x", "Content-Type: multipart/mixed; boundary=changeset_y", ""]
-        for i, part in enumerate(changeset, 1):
-            lines += [
-                "--changeset_y",
-                "Content-Type: application/http",
-                "Content-Transfer-Encoding: binary",
-                f"Content-ID: {i}",
-                "",
-                part,
-            ]
-        lines += ["--changeset_y--"]
-    for part in parts:
-        lines += [
-            "--batch_x",
-            "Content-Type: application/http",
-            "Content-Transfer-Encoding: binary",
-            "",
-            part,
-        ]
-    lines += ["--batch_x--", ""]
-    return "multipart/mixed; boundary=batch_x", "\r\n".join(lines).encode()
 
 
 def _post_part(url: str, body: str) -> str:
@@ -58,7 +32,7 @@ def test_batch_changeset_with_content_id_references(api: DataverseApi, dv: Datav
         ),
         'PATCH $1 HTTP/1.1\r\nContent-Type: application/json\r\nIf-Match: *\r\n\r\n{"telephone1": "42"}',
     ]
-    content_type, body = _multipart(
+    content_type, body = multipart_batch(
         ["GET accounts?$select=name&$top=1 HTTP/1.1\r\nAccept: application/json\r\n"], changeset
     )
     response = api.post("$batch", data=body, headers={"Content-Type": content_type})
@@ -80,7 +54,7 @@ def test_batch_changeset_rolls_back_on_failure(api: DataverseApi, dv: DataverseE
         _post_part("/api/data/v9.2/accounts", '{"name": "Ghost"}'),
         _post_part("/api/data/v9.2/accounts", '{"name": "Bad", "nosuch": 1}'),
     ]
-    content_type, body = _multipart([], changeset)
+    content_type, body = multipart_batch([], changeset)
     response = api.post("$batch", data=body, headers={"Content-Type": content_type})
     assert response.status_code == 400 and "HTTP/1.1 400" in response.text
     assert "0x80060888" in response.text and len(dv.rows("accounts")) == before
@@ -92,7 +66,7 @@ def test_batch_continue_on_error(api: DataverseApi, dv: DataverseEmulator) -> No
         _post_part("accounts", '{"bad": 1}'),
         _post_part("accounts", '{"name": "Three"}'),
     ]
-    content_type, body = _multipart(parts)
+    content_type, body = multipart_batch(parts)
     stop = api.post("$batch", data=body, headers={"Content-Type": content_type})
     assert stop.status_code == 400 and "Three" not in {r["name"] for r in dv.rows("accounts")}
     dv.seed_demo()
@@ -109,7 +83,7 @@ def test_batch_continue_on_error(api: DataverseApi, dv: DataverseEmulator) -> No
 
 
 def test_batch_limit(api: DataverseApi) -> None:
-    content_type, body = _multipart([_post_part("accounts", '{"name": "x"}')] * 1001)
+    content_type, body = multipart_batch([_post_part("accounts", '{"name": "x"}')] * 1001)
     assert (
         api.post(
             "$batch",

@@ -47,8 +47,10 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
         "manage_full_sync_status",
         "manage_full_sync_restart",
     }
-    queues = {"process_record", "process_control"}
-    assert set(functions) == timers | manage | queues | {"dataverse_webhook", "health"}
+    queues = {"process_record", "process_control", "process_document"}
+    # BC's sales-document jobs (fixed names, design.md)
+    documents = {"auto_create_sales_orders", "auto_process_sales_quotes", "order_status_updates"}
+    assert set(functions) == timers | manage | queues | documents | {"dataverse_webhook", "health"}
     timer = functions["sync_currency"][0]
     assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
         "timerTrigger",
@@ -67,6 +69,14 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
         "sync-control",
         "AzureWebJobsStorage",
     )
+    document = functions["process_document"][0]
+    assert (document["type"], document["queueName"]) == ("queueTrigger", "sync-documents")
+    schedules = {name: functions[name][0]["schedule"] for name in sorted(documents)}
+    assert schedules == {
+        "auto_create_sales_orders": "0 */30 * * * *",
+        "auto_process_sales_quotes": "0 */30 * * * *",
+        "order_status_updates": "0 */7 * * * *",  # BC's CRM Order Status Update Job
+    }
     hook = functions["dataverse_webhook"][0]
     assert (hook["route"], hook["methods"], hook["authLevel"]) == (
         "webhooks/dataverse",

@@ -66,6 +66,10 @@ class LookupResolver:
             return self._base_unit(f, crm_id, str(value)) if f.base_unit else int(crm_id)
         return self._bc_code(f, target, value)
 
+    def bc_code(self, f: FieldMapping, value: Any) -> str:
+        """The BC code of a Dataverse lookup id or option value, through ``f``'s mapping's couplings."""
+        return self._bc_code(f, self.ctx.catalog.get(f.lookup or f.option_map), value)
+
     def _bc_id(self, target: IntegrationTableMapping, code: str) -> str | None:
         key = (target.name, code)
         if key not in self._bc_ids:

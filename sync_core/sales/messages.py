@@ -1,0 +1,45 @@
+"""Queue messages of the document processing: one CRM order or quote to bring to BC."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, cast, get_args
+
+from sync_core.errors import DataError
+
+DocumentType = Literal["order", "quote"]
+Reason = Literal["webhook", "timer", "command"]
+AUTOMATIC: frozenset[str] = frozenset({"webhook", "timer"})  # honour autoCreate / autoProcess
+
+
+@dataclass(frozen=True)
+class DocumentMessage:
+    document: DocumentType
+    crm_id: str
+    job_id: str = ""
+    reason: Reason = "webhook"
+
+    @property
+    def automatic(self) -> bool:
+        return self.reason in AUTOMATIC
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str | bytes) -> DocumentMessage:
+        try:
+            data: Any = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"document message is not JSON: {exc}") from exc
+        if not isinstance(data, dict) or not data.get("crm_id"):
+            raise DataError("document message must be a JSON object with a crm_id")
+        if data.get("document") not in get_args(DocumentType):
+            raise DataError(f"document message has unknown document {data.get('document')!r}")
+        reason = data.get("reason") or "webhook"
+        if reason not in get_args(Reason):
+            raise DataError(f"document message has unknown reason {reason!r}")
+        return DocumentMessage(
+            data["document"], str(data["crm_id"]), str(data.get("job_id") or ""), cast(Reason, reason)
+        )

@@ -84,7 +84,8 @@ class OrderCreator(DocumentWriter):
             self.steps.mark(doc.key, "write-back")
 
     def write_back(self, doc: CrmDocument) -> None:
-        """``lastbackofficesubmit`` = today: BC sets the order Active, writes, and submits it again."""
+        """``lastbackofficesubmit`` = today and the company: BC sets the order Active, writes, and
+        submits it again."""
         dv = self.ctx.dataverse
         current = dv.get("salesorders", doc.id, ("statecode", "lastbackofficesubmit"))
         if current is None:
@@ -96,9 +97,10 @@ class OrderCreator(DocumentWriter):
         if state == ORDER_SUBMITTED:
             dv.update("salesorders", doc.id, _state(*ACTIVE_NEW), "*")
         if not written:
-            dv.update(
-                "salesorders", doc.id, {"lastbackofficesubmit": self.ctx.clock().date().isoformat()}, "*"
-            )
+            values: dict[str, Any] = {"lastbackofficesubmit": self.ctx.clock().date().isoformat()}
+            if self.refs.company_id():  # BC stamps its company on what it writes (bcbi_companyid)
+                values["bcbi_companyid@odata.bind"] = f"/cdm_companies({self.refs.company_id()})"
+            dv.update("salesorders", doc.id, values, "*")
         dv.update("salesorders", doc.id, _state(*SUBMITTED_IN_PROGRESS), "*")
 
 

@@ -51,6 +51,8 @@ class QuoteProcessor(DocumentWriter):
                 remedy="Activate the quote in Dynamics 365 Sales, then process it again.",
             )
             raise DocumentFailure(doc.number, error)
+        if self.refs.other_company(doc):
+            return DocumentOutcome("skipped", f"Dataverse quote {doc.number} belongs to another company.")
         if automatic and not self.refs.setup().get("autoProcessQuotes"):
             return DocumentOutcome("skipped", "Automatic processing of quotes is off in BC.")
         with failing_as(doc.number):

@@ -15,6 +15,7 @@ from sync_core.sales.crm_document import CrmDocument, CrmLine, number
 from sync_core.sales.lines import LineProduct
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.lookups import LookupResolver
+from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import eq
 
 CUSTOMER_TYPE = 3  # account customertypecode Customer
@@ -43,12 +44,27 @@ class SalesReferences:
         self._lookups = LookupResolver(ctx)
         self._setup: Mapping[str, Any] | None = None
         self._products: dict[tuple[str, str], LineProduct] = {}
+        self._company: str | None = None
 
     def setup(self) -> Mapping[str, Any]:
         if self._setup is None:
             rows = list(self.ctx.bc.list_rows("integrationSetup"))
             self._setup = rows[0] if rows else {}
         return self._setup
+
+    def company_id(self) -> str:
+        """The Dataverse ``cdm_company`` of this BC company (by name), "" when Dataverse has none."""
+        if self._company is None:
+            name = self.ctx.reference.company_name() if self.ctx.reference else ""
+            query = ModifiedQuery("cdm_companies", filter=eq("cdm_name", name), page_size=1)
+            found = next(iter(self.ctx.dataverse.iter_modified(query)), None) if name else None
+            self._company = found.id if found else ""
+        return self._company
+
+    def other_company(self, doc: CrmDocument) -> bool:
+        """BC §5.4: a document stamped with another company's ``bcbi_companyid`` is not ours."""
+        stamped = str(doc.get("_bcbi_companyid_value", ""))
+        return bool(stamped) and stamped != self.company_id()
 
     # -- customer ---------------------------------------------------------------------------------
 

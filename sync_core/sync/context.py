@@ -29,6 +29,8 @@ class BcSystem(RecordSource, RecordSink, Protocol):
 
     def action(self, entity: str, record_id: str, name: str) -> None: ...
 
+    def company(self) -> dict[str, Any]: ...
+
     def delete(self, entity: str, record_id: str, etag: str = "*") -> None: ...
 
 
@@ -94,6 +96,16 @@ class BcReferenceData:
         with self._lock:
             self._cache[key] = (now, rows)
         return rows
+
+    def company_name(self) -> str:
+        """This BC company's name, read once per worker (it does not change)."""
+        with self._lock:
+            cached = self._cache.get(("companies", ""))
+        if cached is None:
+            cached = (self.monotonic(), [self.bc.company()])
+            with self._lock:
+                self._cache[("companies", "")] = cached
+        return str(cached[1][0].get("name") or "")
 
     def lcy_code(self) -> str:
         setup = self.rows("integrationSetup")

@@ -122,6 +122,10 @@ class BcAdapter:
         self.client_for(entity).delete(self.path(entity, record_id), etag=etag)
         log.info("bc %s deleted %s", entity, record_id)
 
+    def company(self) -> dict[str, Any]:
+        """This BC company's row (v2.0 ``companies(<id>)``: name, displayName)."""
+        return dict(self._v2.get(f"companies({self.company_id})") or {})
+
     def action(self, entity: str, record_id: str, name: str) -> None:
         """A bound action: POST ``<entity>(<id>)/Microsoft.NAV.<name>`` (BC answers 204)."""
         self.client_for(entity).post(f"{self.path(entity, record_id)}/Microsoft.NAV.{name}", {})

@@ -46,6 +46,7 @@ PRIMARY_KEYS: dict[str, str] = {
     "sdkmessages": "sdkmessageid",
     "sdkmessagefilters": "sdkmessagefilterid",
     "sdkmessageprocessingsteps": "sdkmessageprocessingstepid",
+    "cdm_companies": "cdm_companyid",  # BC's integration solution: one row per BC company
 }
 MODIFIED = "modifiedon"
 MODIFIED_BY = "_modifiedby_value"

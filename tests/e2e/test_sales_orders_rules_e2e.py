@@ -110,3 +110,23 @@ def test_currency_options_addresses_and_the_invoice_discount(sales: SandboxStack
     assert (bc["shipToName"], bc["shipToCity"]) == ("Dock 4", LONG_CITY[:30])  # cut to BC's 30 characters
     assert bc["billToCity"] != ""  # the empty CRM bill-to block leaves the customer's bill-to as it is
     assert bc["invoiceDiscountAmount"] == 50.0  # totallineitemamount - totalamountlessfreight
+
+
+def test_setup_and_customer_refusals_name_what_to_fix(sales: SandboxStack) -> None:
+    setup = sales.bc.rows("integrationSetup")[0]
+    sales.bc.update("integrationSetup", setup["id"], {"freightGlAccountNo": ""})
+    order, outcome, message = _process_raw(sales, [DESK], {"freightamount": 25.0})
+    assert (outcome, message) == (
+        "failed",
+        "Freight G/L Acc. No. must have a value in Sales & Receivables Setup: Primary Key=. "
+        "It cannot be zero or empty.",
+    )
+    errors = context().stores.sync_errors.list(mapping=ORDER_MAPPING)
+    [error] = [e for e in errors if e.source_id == order["salesorderid"]]
+    assert "Freight G/L Acc. No." in error.remedy and order["ordernumber"] in error.remedy
+    orphan = sales.dataverse.insert("salesorders", {"name": "Nobody's"})
+    submit(sales, orphan["salesorderid"])
+    outcome = process_document(context(), DocumentMessage("order", orphan["salesorderid"], reason="command"))
+    assert outcome.message == (
+        f"There is no potential customer defined on the Dataverse sales order {orphan['ordernumber']}."
+    )

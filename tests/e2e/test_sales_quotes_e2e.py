@@ -122,3 +122,23 @@ def test_a_won_quote_without_its_order_is_bcs_error(sales: SandboxStack) -> None
         e for e in context().stores.sync_errors.list(mapping=QUOTE_MAPPING) if e.source_id == quote["quoteid"]
     ]
     assert quote["quotenumber"] in error.message
+
+
+def test_a_quote_of_another_company_is_left_alone(sales: SandboxStack) -> None:
+    other = sales.dataverse.insert(
+        "cdm_companies", {"cdm_name": "Fabrikam Europe", "cdm_companycode": "FABEU"}
+    )
+    theirs, ours = _quote(sales), _quote(sales)
+    stamps = {theirs["quoteid"]: other["cdm_companyid"], ours["quoteid"]: sales.dataverse.ids["company"]}
+    for quote_id, company in stamps.items():
+        sales.dataverse.update(
+            "quotes", quote_id, {"bcbi_companyid@odata.bind": f"/cdm_companies({company})"}
+        )
+        activate(sales, quote_id)
+    skipped = command_json("process-quote", "--crm-id", theirs["quoteid"])
+    assert (skipped["outcome"], skipped["message"]) == (
+        "skipped",
+        f"Dataverse quote {theirs['quotenumber']} belongs to another company.",
+    )
+    assert bc_documents(sales, theirs["quotenumber"], document_type="Quote") == []
+    assert command_json("process-quote", "--crm-id", ours["quoteid"])["outcome"] == "inserted"

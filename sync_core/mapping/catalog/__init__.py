@@ -159,6 +159,15 @@ def _check_crm_access(where: str, data: Mapping[str, Any], direction: str) -> No
         raise CatalogError(f"{where}: crm_access modify contradicts on_insert_only (never sent on create)")
 
 
+def _check_choices(where: str, data: Mapping[str, Any]) -> None:
+    _choice(where, data.get("kind", "table"), MappingKind, "kind")
+    for key, literal in (
+        ("update_conflict_resolution", UpdateConflictResolution),
+        ("deletion_conflict_resolution", DeletionConflictResolution),
+    ):
+        _choice(where, data.get(key, "none"), literal, key)
+
+
 def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:
     where = f"{path.name}"
     _check_keys(where, data, _MAPPING_KEYS)
@@ -167,19 +176,7 @@ def _mapping(path: Path, data: Mapping[str, Any]) -> IntegrationTableMapping:
             raise CatalogError(f"{where}: {key} is required")
     where = f"{path.name} [{data['name']}]"
     direction = _choice(where, data["direction"], MappingDirection, "direction")
-    _choice(where, data.get("kind", "table"), MappingKind, "kind")
-    _choice(
-        where,
-        data.get("update_conflict_resolution", "none"),
-        UpdateConflictResolution,
-        "update_conflict_resolution",
-    )
-    _choice(
-        where,
-        data.get("deletion_conflict_resolution", "none"),
-        DeletionConflictResolution,
-        "deletion_conflict_resolution",
-    )
+    _check_choices(where, data)
     fields = tuple(_field(f"{where} fields[{i}]", f, direction) for i, f in enumerate(data.get("fields", [])))
     if not fields:
         raise CatalogError(f"{where}: a mapping needs at least one field mapping")

@@ -1,7 +1,8 @@
-"""HTTP entry points: the Dataverse webhook receiver and the health check."""
+"""HTTP entry points: the Dataverse webhook receiver, item availability and the health check."""
 
 import azure.functions as func
 
+from sync_core.app.documents import availability
 from sync_core.app.http import HttpResult
 from sync_core.app.usecases import health, receive_dataverse_webhook
 
@@ -23,3 +24,9 @@ def dataverse_webhook(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def health_check(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(health())
+
+
+@bp.function_name("item_availability")
+@bp.route(route="availability/{productid}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def item_availability(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(availability(req.route_params.get("productid", "")))

@@ -140,7 +140,34 @@ def _total(key: str) -> Callable[[BcModel, BcView, dict], Any]:
     return lambda model, view, row: document_totals(model, row)[key]
 
 
+def qty_on_sales_orders(model: BcModel, row: dict) -> float:
+    """Outstanding quantity of the item on sales order lines (lines carry no location: the blank one)."""
+    if row.get("locationCode"):
+        return 0.0
+    orders = {
+        h["id"] for h in model.rows("salesHeader", row["__company"]) if h.get("documentType") == "Order"
+    }
+    return round(
+        sum(
+            outstanding(line)
+            for line in model.rows("salesLine", row["__company"])
+            if line.get("documentId") in orders
+            and line.get("lineType") == "Item"
+            and line.get("lineObjectNumber") == row.get("itemNo")
+        ),
+        5,
+    )
+
+
+def available_quantity(model: BcModel, row: dict) -> float:
+    """Inventory - Qty. on Sales Orders + Qty. on Purch. Orders (BC's Item Availability by Location)."""
+    inventory, purchases = float(row.get("inventory") or 0), float(row.get("qtyOnPurchOrders") or 0)
+    return round(inventory - qty_on_sales_orders(model, row) + purchases, 5)
+
+
 DOCUMENT_GETTERS: dict[str, Callable[[BcModel, BcView, dict], Any]] = {
+    "qty_on_sales_orders": lambda model, view, row: qty_on_sales_orders(model, row),
+    "available_quantity": lambda model, view, row: available_quantity(model, row),
     "line_amount": _line("gross"),
     "line_vat_percent": _line("vat_pct"),
     "line_vat": _gross_vat,

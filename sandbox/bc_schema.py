@@ -49,6 +49,7 @@ TABLES = {
     "postedSalesInvoice": ("number", "Sales Invoice Header", "No."),
     "postedSalesInvoiceLine": ("", "Sales Invoice Line", ""),
     "integrationSetup": ("", "Integration Setup", ""),
+    "itemAvailability": ("", "Item Availability by Location", ""),
     "company": ("name", "Company", "Name"),
     **DOCUMENT_TABLES,
 }
@@ -64,6 +65,7 @@ COMPOSITE_KEYS = {
         "minimumQuantity",
     ),
     "currencyExchangeRate": ("currencyCode", "startingDate"),
+    "itemAvailability": ("itemNo", "locationCode"),
     **DOCUMENT_KEYS,
 }
 NUMBER_SERIES = {
@@ -303,6 +305,16 @@ VIEWS_LIST = [
         "blocked:b priceIncludesVat=priceIncludesTax:b vatBusPostingGrPrice:c:20 vatProdPostingGroup:c:20",
         api=COMPANION,
         entity_type="integrationItem",
+    ),
+    view(  # extension 1.1: one row per item and location, read-only
+        "itemAvailability",
+        "itemAvailability",
+        "itemId=itemNo:link(item) itemNo:c:20:rel(item) locationCode:c:10 inventory:n "
+        "qtyOnSalesOrders:n:get(qty_on_sales_orders) qtyOnPurchOrders:n "
+        "availableQuantity:n:get(available_quantity)",
+        api=COMPANION,
+        get_only=True,
+        entity_type="itemAvailability",
     ),
     view(
         "resources",

@@ -131,6 +131,11 @@ def load(bc: Any) -> None:
     _contacts(bc)
     for entity_set, row in _product_rows():
         bc.insert(entity_set, row)
+    for item, location, inventory, on_purchase in _availability_rows():
+        key = f"{item}/{location}"
+        bc.insert("itemAvailability", {"id": seed_id("bc", "itemAvailability", key), "itemNo": item,
+                                       "locationCode": location, "inventory": inventory,
+                                       "qtyOnPurchOrders": on_purchase})  # fmt: skip
     for no, *_ in RESOURCES:
         bc.store_fields("resources", seed_id("bc", "resource", no), {"vatProdPostingGroup": "VAT25"})
     for row in _opportunity_rows(bc):
@@ -242,6 +247,13 @@ def _product_rows() -> list[tuple[str, dict[str, Any]]]:
         "minimumQuantity": 0, "unitPrice": price})
         for item, kind, code, cur, price in SALES_PRICES]  # fmt: skip
     return rows
+
+
+def _availability_rows() -> list[tuple[str, str, float, float]]:
+    """Item Availability by Location: the blank location holds the item's inventory; two items are
+    also stocked in the EAST warehouse with a purchase order on its way."""
+    rows = [(no, "", float(stock), 0.0) for no, _, _, _, _, stock, _, kind in ITEMS if kind != "Service"]
+    return [*rows, ("1896-S", "EAST", 5.0, 10.0), ("1928-S", "EAST", 12.0, 0.0)]
 
 
 def _opportunity_rows(bc: Any) -> list[dict[str, Any]]:

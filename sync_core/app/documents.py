@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sync_core.app.http import HttpResult, answer
 from sync_core.app.wiring import Services, services
 from sync_core.errors import DataError, TransientError
+from sync_core.sales.availability import item_availability
 from sync_core.sales.intake import run_auto_job
 from sync_core.sales.messages import DocumentMessage, DocumentType
 from sync_core.sales.order_status import OrderStatusUpdates
@@ -58,6 +60,12 @@ def run_document_timer(document: DocumentType, *, svc: Services | None = None) -
 def run_order_status_updates(*, svc: Services | None = None) -> dict[str, int]:
     """BC's 7-minute "CRM Order Status Update Job": the sales document events since the last run."""
     return OrderStatusUpdates((svc or services()).sync_context()).run()
+
+
+def availability(product_id: str, *, svc: Services | None = None) -> HttpResult:
+    """``GET /api/availability/{productid}``: the coupled item's availability per location."""
+    s = svc or services()
+    return answer(lambda: HttpResult(200, item_availability(s.sync_context(), s.availability, product_id)))
 
 
 def process_now(svc: Services, document: DocumentType, crm_id: str) -> dict[str, Any]:

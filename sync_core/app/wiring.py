@@ -18,6 +18,7 @@ from sync_core.mapping.catalog import Catalog, default_catalog, load_catalog
 from sync_core.mapping.overrides import EffectiveCatalog
 from sync_core.odata.auth import BearerAuth, LazyConfidentialApp, MsalTokenProvider
 from sync_core.odata.client import ODataClient
+from sync_core.sales.availability import AvailabilityCache
 from sync_core.settings import CONTROL_QUEUE, DOCUMENT_QUEUE, RECORD_QUEUE, Settings, load_settings
 from sync_core.state.full_sync_review import FullSyncReviewStore
 from sync_core.state.full_sync_review_tables import full_sync_review_store
@@ -45,6 +46,7 @@ class Services:
     full_sync_review: FullSyncReviewStore
     control_queue: MessageQueue
     document_queue: MessageQueue
+    availability: AvailabilityCache
 
     def sync_context(self) -> SyncContext:
         """One job run's or message's view: the catalog with the operators' runtime settings as
@@ -90,6 +92,7 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
         full_sync_review=full_sync_review_store(settings.storage_connection),
         control_queue=AzureMessageQueue(settings.storage_connection, CONTROL_QUEUE),
         document_queue=AzureMessageQueue(settings.storage_connection, DOCUMENT_QUEUE),
+        availability=AvailabilityCache(),
     )
 
 

@@ -62,9 +62,14 @@ def queued(conn: str, queue: str = RECORD_QUEUE) -> int:
 
 
 def http(
-    name: str, method: str, url: str, body: bytes = b"", headers: dict | None = None
+    name: str,
+    method: str,
+    url: str,
+    body: bytes = b"",
+    headers: dict | None = None,
+    route_params: dict[str, str] | None = None,
 ) -> func.HttpResponse:
     req = func.HttpRequest(
-        method=method, url=url, headers=headers or {}, params={}, route_params={}, body=body
+        method=method, url=url, headers=headers or {}, params={}, route_params=route_params or {}, body=body
     )
     return user_functions()[name](req)

@@ -50,7 +50,8 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
     queues = {"process_record", "process_control", "process_document"}
     # BC's sales-document jobs (fixed names, design.md)
     documents = {"auto_create_sales_orders", "auto_process_sales_quotes", "order_status_updates"}
-    assert set(functions) == timers | manage | queues | documents | {"dataverse_webhook", "health"}
+    routes = {"dataverse_webhook", "health", "item_availability"}
+    assert set(functions) == timers | manage | queues | documents | routes
     timer = functions["sync_currency"][0]
     assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
         "timerTrigger",
@@ -82,6 +83,12 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
         "webhooks/dataverse",
         ["POST"],
         "ANONYMOUS",
+    )
+    stock = functions["item_availability"][0]
+    assert (stock["route"], stock["methods"], stock["authLevel"]) == (
+        "availability/{productid}",
+        ["GET"],
+        "FUNCTION",
     )
     health = functions["health"][0]
     assert (health["route"], health["methods"], health["authLevel"]) == ("health", ["GET"], "FUNCTION")

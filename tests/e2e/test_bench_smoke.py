@@ -1,8 +1,15 @@
-"""The full-sync benchmark runs end to end on a small N: figures come out, the rerun writes nothing."""
+"""The benchmarks run end to end on a small N: figures come out (full sync: the rerun writes nothing)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 from bench.full_sync import render, run_bench
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_full_sync_bench_smoke() -> None:
@@ -17,3 +24,18 @@ def test_full_sync_bench_smoke() -> None:
     text = render(result)
     assert "records/s" in text and "no-change rerun writes: 0" in text
     assert "command: python -m bench.full_sync --records 20 --latency-ms 0" in text
+
+
+def test_document_latency_bench_smoke() -> None:
+    """The sales-document bench, N = 5 orders of 2 lines: every order made, figures reported."""
+    flags = ["--orders", "5", "--lines", "2", "--latency-ms", "0", "--rate", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.document_latency", *flags],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = json.loads(done.stdout[done.stdout.index("{\n") :])
+    assert (figures["orders"], figures["created"]) == (5, 5)
+    assert 0 < figures["p50_s"] <= figures["p95_s"] <= figures["max_s"]
+    assert figures["http_per_order"] > 0 and figures["table_ops_per_order"] > 0
+    assert figures["command"].startswith("python -m bench.document_latency --orders 5")

@@ -6,13 +6,20 @@ or ``auto-*`` commands). ``auto_create_sales_orders`` / ``auto_process_sales_quo
 ``AUTO_CREATE_SALES_ORDERS_SCHEDULE`` / ``AUTO_PROCESS_SALES_QUOTES_SCHEDULE`` (NCRONTAB),
 BC's 30-minute default. ``order_status_updates``: BC's "CRM Order Status Update Job" (every 7
 minutes, ``ORDER_STATUS_UPDATES_SCHEDULE``): timeline posts and order states from BC's events.
+``customer_statistics``: BC's "CRM Statistics Job" (every 30 minutes, ``CUSTOMER_STATISTICS_SCHEDULE``):
+invoice payment states and account statistics.
 """
 
 import os
 
 import azure.functions as func
 
-from sync_core.app.documents import process_document_message, run_document_timer, run_order_status_updates
+from sync_core.app.documents import (
+    process_document_message,
+    run_customer_statistics,
+    run_document_timer,
+    run_order_status_updates,
+)
 from sync_core.settings import DEFAULT_SCHEDULE, DOCUMENT_QUEUE, schedule_setting_name
 
 bp = func.Blueprint()
@@ -49,3 +56,9 @@ def order_status_updates(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule=_schedule("auto_process_sales_quotes"), use_monitor=True)
 def auto_process_sales_quotes(timer: func.TimerRequest) -> None:
     run_document_timer("quote")
+
+
+@bp.function_name("customer_statistics")
+@bp.timer_trigger(arg_name="timer", schedule=_schedule("customer_statistics"), use_monitor=True)
+def customer_statistics(timer: func.TimerRequest) -> None:
+    run_customer_statistics()

@@ -23,14 +23,33 @@ What BC users do and the sync only sees (bc-integration §5.2), done as BC does 
   an order leaves an ``OrderDeleted`` event
 - ``POST /_admin/posted-sales-invoices/<id>/payment``, optional body ``{"amount": x}`` (default:
   all that remains) -> 200 the posted invoice (``apply_payment``)
+- ``POST /_admin/posted-sales-invoices/<id>/unapply`` -> 200 the posted invoice
+  (``unapply_payment``): all its payments unapplied, Remaining Amount = Amount Including VAT;
+  400 "Cust. Ledger Entry No. <n> does not have an application entry." when none is applied
+- ``POST /_admin/posted-sales-invoices/<id>/cancel`` -> 200 the posted invoice
+  (``cancel_posted_invoice``): BC's Cancel, ``cancelled`` true, Remaining Amount 0; 400 with BC's
+  text when a payment is applied or it is already cancelled
+- ``POST /_admin/customers/<No.>/statistics``, body ``{"balanceLcy": 10.5, ...}`` with any of
+  balanceLcy, outstandingOrdersLcy, shippedNotInvoicedLcy, outstandingInvoicesLcy,
+  overdueAmountsLcy, totalSalesLcy, invoicedPrepaymentAmountLcy: amounts in LCY ADDED to the
+  computed figures (negative ones subtract; they add up over calls until the next reseed) ->
+  200 the ``customerStatistics`` row (``adjust_customer_statistics``); its lastActivityDateTime
+  moves. 400 for an unknown field, a non-number, ``creditLimitLcy`` (the customer's own field)
+  or an empty body; 404 for an unknown customer No.
+
+Every change of a posted invoice (posting, payment, unapply, cancel) is a ledger activity of its
+customer: ``customerStatistics.lastActivityDateTime`` moves (:mod:`sandbox.bc_statistics`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote
 
 from sandbox import bc_documents_posting as posting
+from sandbox import bc_statistics as statistics
+from sandbox.bc_rules import bc_error
 from sandbox.bc_schema import VIEWS
 from sandbox.odata.protocol import ApiError, Request, Response
 
@@ -39,12 +58,14 @@ if TYPE_CHECKING:
     from sandbox.odata.engine import Store
 
 T = TypeVar("T")
-DOCUMENTS, INVOICES, ARCHIVES = (
+DOCUMENTS, INVOICES, ARCHIVES, STATISTICS = (
     VIEWS["salesDocuments"],
     VIEWS["postedSalesInvoices"],
     VIEWS["salesDocumentArchives"],
+    VIEWS["customerStatistics"],
 )
 DOCUMENT_ROUTES = {"release", "reopen", "archive", "post-shipment", "post-invoice"}
+INVOICE_ROUTES = {"payment", "unapply", "cancel"}
 
 
 class SalesBackOffice:
@@ -83,13 +104,30 @@ class SalesBackOffice:
         self._atomic(lambda: self.model.delete(DOCUMENTS, id, self.company_id, admin=True))
 
     def apply_payment(self, invoice_id: str, amount: float | None = None) -> dict:
-        def run() -> dict:
-            invoice = self.model.find(INVOICES, self.company_id, invoice_id)
-            if invoice is None:
-                raise self.model.not_found(INVOICES, invoice_id)
-            return posting.apply_payment(self.model, invoice, amount)
+        return self._on_invoice(invoice_id, lambda model, inv: posting.apply_payment(model, inv, amount))
 
-        return self._invoice(self._atomic(run))
+    def unapply_payment(self, invoice_id: str) -> dict:
+        return self._on_invoice(invoice_id, posting.unapply_payments)
+
+    def cancel_posted_invoice(self, invoice_id: str) -> dict:
+        return self._on_invoice(invoice_id, posting.cancel_invoice)
+
+    def adjust_customer_statistics(self, customer_no: str, **amounts: float) -> dict:
+        """Add ``amounts`` (customerStatistics money fields, LCY) to the customer's figures."""
+
+        def run() -> dict:
+            customer = self.model.by_code("customer", self.company_id, customer_no)
+            if customer is None:
+                raise bc_error(
+                    404,
+                    "Internal_RecordNotFound",
+                    f"The Customer does not exist. Identification fields and values: No.='{customer_no}'",
+                )
+            statistics.adjust(self.model, customer, amounts)
+            return customer
+
+        customer = self._atomic(run)
+        return self.model.project(STATISTICS, self.model.store.table("customer")[customer["id"]])
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -110,6 +148,15 @@ class SalesBackOffice:
 
     def _on_document(self, id: str, action: Callable[[BcModel, dict], T]) -> T:
         return self._atomic(lambda: action(self.model, self._document(id)))
+
+    def _on_invoice(self, id: str, action: Callable[[BcModel, dict], dict]) -> dict:
+        def run() -> dict:
+            invoice = self.model.find(INVOICES, self.company_id, id)
+            if invoice is None:
+                raise self.model.not_found(INVOICES, id)
+            return action(self.model, invoice)
+
+        return self._invoice(self._atomic(run))
 
     def _project(self, row: dict) -> dict:
         return self.model.project(DOCUMENTS, self.model.store.table("salesHeader").get(row["id"], row))
@@ -142,12 +189,23 @@ class SalesBackOffice:
             if not isinstance(ids, list) or not ids:
                 raise ApiError(400, "BadRequest", 'The body must be {"orderIds": ["<order id>", ...]}.')
             return Response(201, self.post_invoice_from_shipments([str(i) for i in ids]))
-        if route == ("POST", "posted-sales-invoices", 3) and parts[2] == "payment":
-            amount = _body(req).get("amount")
-            if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
-                raise ApiError(400, "BadRequest", "amount must be a number.")
-            return Response(200, self.apply_payment(parts[1], amount))
+        if route == ("POST", "posted-sales-invoices", 3) and parts[2] in INVOICE_ROUTES:
+            return self._invoice_route(req, parts[1], parts[2])
+        if route == ("POST", "customers", 3) and parts[2] == "statistics":
+            amounts = _body(req)
+            statistics.check_adjustments(amounts)
+            return Response(200, self.adjust_customer_statistics(unquote(parts[1]), **amounts))
         return super()._admin(req)  # type: ignore[misc]
+
+    def _invoice_route(self, req: Request, id: str, name: str) -> Response:
+        if name == "unapply":
+            return Response(200, self.unapply_payment(id))
+        if name == "cancel":
+            return Response(200, self.cancel_posted_invoice(id))
+        amount = _body(req).get("amount")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
+            raise ApiError(400, "BadRequest", "amount must be a number.")
+        return Response(200, self.apply_payment(id, amount))
 
     def _document_route(self, req: Request, id: str, name: str) -> Response:
         body = _body(req)

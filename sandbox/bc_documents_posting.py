@@ -14,7 +14,12 @@ actions of the APIs and the emulator's admin routes (``bc_documents_admin``):
   ``OrderFullyInvoiced`` per order; those orders stay (BC's Delete Invoiced Sales Orders removes
   them later);
 - a payment lowers a posted invoice's Remaining Amount and adds a Detailed Cust. Ledg. Entry
-  (``lastDetailedEntryNo`` grows).
+  (``lastDetailedEntryNo`` grows); unapplying the payments of an invoice sets its Remaining
+  Amount back to Amount Including VAT (all applications at once; a new detailed entry);
+- cancelling a posted invoice (BC's Cancel: a corrective credit memo posted and applied to it)
+  marks it Cancelled with Remaining Amount 0 and a new detailed entry; refused when a payment is
+  applied or when it is already cancelled (the emulator keeps no credit memo rows and does not
+  reopen the order lines; the corrective credit memo's application cannot be unapplied).
 """
 
 from __future__ import annotations
@@ -233,7 +238,7 @@ def _posted_header(model: BcModel, doc: dict) -> dict[str, Any]:
         "shippingAgentCode": doc.get("shippingAgentCode", ""),
         "pricesIncludingVat": bool(doc.get("pricesIncludeTax")),
         "billToName": doc.get("billToName", ""), "shipToName": doc.get("shipToName", ""),
-        "lastDetailedEntryNo": next_detailed_entry(model, company),
+        "lastDetailedEntryNo": next_detailed_entry(model, company), "postingDate": today,
     }  # fmt: skip
     for side in ("billTo", "shipTo"):
         for api, posted in ADDRESS_MAP:
@@ -269,13 +274,43 @@ def apply_payment(model: BcModel, invoice: dict, amount: float | None = None) ->
     paid = remaining if amount is None else float(amount)
     if paid <= 0 or paid > remaining:
         raise error(f"The payment must be more than 0 and at most the remaining amount {remaining:.2f}.")
-    row = {
-        **invoice,
-        "remainingAmount": money(remaining - paid),
-        "lastDetailedEntryNo": next_detailed_entry(model, invoice["__company"]),
-    }
+    return _ledger_change(model, invoice, remainingAmount=money(remaining - paid))
+
+
+def unapply_payments(model: BcModel, invoice: dict) -> dict:
+    """Unapply all payments applied to a posted invoice (BC's Unapply Entries)."""
+    total = float(invoice.get("amountIncludingVat") or 0)
+    if invoice.get("cancelled") or money(float(invoice.get("remainingAmount") or 0)) == money(total):
+        raise error(
+            f"Cust. Ledger Entry No. {ledger_entry_no(model, invoice)} does not have an application entry."
+        )
+    return _ledger_change(model, invoice, remainingAmount=money(total))
+
+
+def cancel_invoice(model: BcModel, invoice: dict) -> dict:
+    """BC's Cancel of a posted invoice: a corrective credit memo applied to all it leaves open."""
+    if invoice.get("cancelled"):
+        raise error("You cannot cancel this posted sales invoice because it has already been canceled.")
+    if money(float(invoice.get("remainingAmount") or 0)) != money(
+        float(invoice.get("amountIncludingVat") or 0)
+    ):
+        raise error(
+            "You cannot cancel this posted sales invoice because it is fully or partially paid. "
+            "To reverse a paid sales invoice, you must manually create a sales credit memo."
+        )
+    return _ledger_change(model, invoice, remainingAmount=0.0, cancelled=True)
+
+
+def _ledger_change(model: BcModel, invoice: dict, **changes: Any) -> dict:
+    row = {**invoice, **changes, "lastDetailedEntryNo": next_detailed_entry(model, invoice["__company"])}
     model.put("postedSalesInvoice", row)
     return row
+
+
+def ledger_entry_no(model: BcModel, invoice: dict) -> int:
+    """The Entry No. of the invoice's Cust. Ledger Entry: invoices post one entry each, in No. order."""
+    numbers = sorted(r.get("number") or "" for r in model.rows("postedSalesInvoice", invoice["__company"]))
+    return numbers.index(invoice.get("number") or "") + 1
 
 
 def _today() -> str:

@@ -7,6 +7,8 @@ the stored table ``salesHeader`` (``where`` = the document types a view shows), 
 the table ``salesLine``: a document created through one is the same row, with the same ``id``, in
 the other. Stored field names are v2.0's where v2.0 shows the field; the companion views rename
 them (``sellToCustomerNo=customerNumber``) and translate options with ``map(api=stored|...)``.
+The companion ``customerStatistics`` (extension 1.1) is a read-only view of the Customer table whose
+figures are computed in :mod:`sandbox.bc_statistics`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ DOCUMENT_TABLES = {
     "salesShipmentHeader": ("number", "Sales Shipment Header", "No."),
     "vatPostingSetup": ("", "VAT Posting Setup", ""),
     "glAccount": ("number", "G/L Account", "No."),
+    "customerActivity": ("", "Customer Activity", ""),  # bc_statistics: activity and adjustments
 }
 DOCUMENT_KEYS = {"vatPostingSetup": ("vatBusPostingGroup", "vatProdPostingGroup")}
 # number series (by document type, see bc_documents.SERIES) -> the table whose numbers they are
@@ -107,6 +110,16 @@ POSTED_INVOICE = (
     "shipmentMethodCode:c:10 workDescription pricesIncludingVat:b remainingAmount:n:ro "
     "cancelled:b:ro lastDetailedEntryNo:n:ro"
 )
+CUSTOMER_STATISTICS = (  # one row per customer (table Customer), computed in bc_statistics
+    "customerNo=number:c:20:ro name:100:ro balanceLcy:n:get(stat_balanceLcy) "
+    "outstandingOrdersLcy:n:get(stat_outstandingOrdersLcy) "
+    "shippedNotInvoicedLcy:n:get(stat_shippedNotInvoicedLcy) "
+    "outstandingInvoicesLcy:n:get(stat_outstandingInvoicesLcy) totalLcy:n:get(stat_totalLcy) "
+    "creditLimitLcy:n:ro overdueAmountsLcy:n:get(stat_overdueAmountsLcy) "
+    "overdueAmountsAsOf:d:get(stat_overdueAmountsAsOf) totalSalesLcy:n:get(stat_totalSalesLcy) "
+    "invoicedPrepaymentAmountLcy:n:get(stat_invoicedPrepaymentAmountLcy) "
+    "lastActivityDateTime:t:get(stat_lastActivityDateTime)"
+)
 POSTED_INVOICE_LINE = (
     "lineNo:n type:enum(_|G/L_x0020_Account|Item|Resource|Fixed_x0020_Asset|Charge_x0020_(Item)) "
     "number:c:20 description:100 quantity:n unitOfMeasureCode:c:10 unitPrice:n "
@@ -159,6 +172,8 @@ COMPANION_DOCUMENT_VIEWS: list[tuple[str, str, str, dict[str, Any]]] = [
      {"get_only": True, "order": ("sequenceNo",)}),
     ("vatPostingSetups", "vatPostingSetup",
      "vatBusPostingGroup:c:20 vatProdPostingGroup:c:20 vatPercent:n", {"get_only": True}),
+    ("customerStatistics", "customer", CUSTOMER_STATISTICS,
+     {"get_only": True, "order": ("customerNo",), "entity_type": "customerStatistic"}),
 ]  # fmt: skip
 # sets only reachable through their parent's navigation (not listed, not addressable on their own)
 DOCUMENT_NESTED_ONLY = {"postedSalesInvoiceLines", "salesDocumentNotes"}

@@ -24,6 +24,7 @@ from sandbox.bc_rules import (
     sync_company_contact,
 )
 from sandbox.bc_schema import COMPOSITE_KEYS, NUMBER_SERIES, TABLES, VIEWS, BcField, BcView
+from sandbox.bc_statistics import note_activity
 from sandbox.odata.engine import EMPTY_GUID, Store, format_ms
 from sandbox.odata.filter import parse_datetime
 from sandbox.odata.protocol import ApiError
@@ -50,6 +51,11 @@ class BcModel:
         self._series: dict[tuple[str, str], int] = {}
         self._writes = 0
         self._lines_cache: dict[str, tuple[int, dict[str, list[dict]]]] = {}
+
+    @property
+    def writes(self) -> int:
+        """How many rows were written so far: a cache key for figures derived from them."""
+        return self._writes
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -201,11 +207,13 @@ class BcModel:
         self.store.table(table)[row["id"]] = row
         self._writes += 1
         self._reindex(table, old, row)
+        note_activity(self, table, old, row)
 
     def remove(self, table: str, row: dict) -> None:
         self.store.table(table).pop(row["id"], None)
         self._writes += 1
         self._reindex(table, row, None)
+        note_activity(self, table, row, None)
 
     def _reindex(self, table: str, old: dict | None, new: dict | None) -> None:
         self._fresh()

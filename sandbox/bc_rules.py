@@ -3,7 +3,7 @@
 Customers get a company contact with business relation "Customer" (as BC's marketing setup does)
 and keep it in step; person contacts derive Name from First/Middle/Surname (or the reverse);
 sales documents and their lines follow :mod:`sandbox.bc_documents` (computed amounts:
-:mod:`sandbox.bc_documents_amounts`).
+:mod:`sandbox.bc_documents_amounts`; customer statistics: :mod:`sandbox.bc_statistics`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sandbox import bc_documents as documents
 from sandbox.bc_documents_amounts import DOCUMENT_GETTERS
 from sandbox.bc_schema import NUMBER_SERIES, TABLES, BcView
+from sandbox.bc_statistics import STATISTICS_GETTERS
 from sandbox.odata.protocol import ApiError
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ def _related_customer(model: BcModel, view: BcView, row: dict) -> str:
 
 GETTERS: dict[str, Callable[[BcModel, BcView, dict], Any]] = {
     **DOCUMENT_GETTERS,
+    **STATISTICS_GETTERS,
     "zero": lambda model, view, row: 0,
     "company_name": _company_name,
     "business_relation": _business_relation,

@@ -432,6 +432,7 @@ class DataverseEmulator(WebhookEmulator):
                 raise not_found(edef, key)
             refuse_platform_write(edef, "Delete")
             self._check_etag(req.header("If-Match"), current)
+            self.model._check_parent_editable(edef, current)  # the lines of a closed document stay
             self.model.delete(edef, key, caller)
         return Response(204)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.dataverse_events import Change, Observer
 from sandbox.dataverse_schema import ENTITIES, LOGICAL_TO_SET, EntityDef
+from sandbox.dataverse_states import check_state_change
 from sandbox.odata.engine import EMPTY_GUID, Store
 from sandbox.odata.server import ApiError
 
@@ -106,6 +107,7 @@ class DataverseModel:
             changes = self._changes(edef, body, current, admin)
             changes.pop(edef.key, None)
             self._check_editable(edef, current, changes)
+            check_state_change(edef, current, changes)
             row = dict(current)
             self._merge(row, changes)
             self._apply_state(edef, row, changes, creating=False)

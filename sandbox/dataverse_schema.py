@@ -106,6 +106,7 @@ class EntityDef:
     initial_state: tuple[int, int] | None = None
     write_only: frozenset[str] = frozenset()  # IsValidForRead = False (e.g. serviceendpoint.authvalue)
     platform: bool = False  # a seeded platform table: the Web API refuses Create, Update and Delete
+    closed_states: tuple[int, ...] = ()  # left only for an editable state (sandbox.dataverse_states)
 
     @property
     def system_fields(self) -> list[str]:
@@ -178,7 +179,8 @@ ENTITIES: dict[str, EntityDef] = {
             "customertypecode description revenue numberofemployees industrycode "
             "accountcategorycode shippingmethodcode donotemail exchangerate",
             "transactioncurrencyid:transactioncurrencies primarycontactid:contacts "
-            "parentaccountid:accounts defaultpricelevelid:pricelevels bcbi_companyid:cdm_companies",
+            "parentaccountid:accounts defaultpricelevelid:pricelevels bcbi_companyid:cdm_companies "
+            "nav_accountstatisticsid:nav_accountstatisticses",
             children={"contact_customer_accounts": ("contacts", "_parentcustomerid_value")},
             **ACTIVE_INACTIVE,
         ),
@@ -349,6 +351,7 @@ ENTITIES: dict[str, EntityDef] = {
             create_only=frozenset({"invoicenumber"}),
             update_only=DOC_TOTALS,
             editable_states=(0,),
+            closed_states=(1, 2, 3),  # api-facts §I: a Paid or Canceled invoice is set Active first
         ),
         entity(
             "invoicedetails",
@@ -376,6 +379,16 @@ ENTITIES: dict[str, EntityDef] = {
             ownership="org",
             required=("text",),
             create_only=frozenset({"text", "regardingobjectid"}),
+        ),
+        entity(  # BC's integration solution (bc-integration §6.2, api-facts §I)
+            "nav_accountstatisticses",
+            "nav_accountstatistics",
+            "nav_name nav_customerno nav_balancelcy nav_outstandingorderslcy "
+            "nav_shippednotinvoicedlcy nav_outstandinginvoiceslcy nav_totallcy nav_creditlimitlcy "
+            "nav_overdueamountslcy nav_overdueamountsasof nav_totalsaleslcy "
+            "nav_invoicedprepaymentamountlcy",
+            "transactioncurrencyid:transactioncurrencies",
+            ownership="org",
         ),
         entity(
             "cdm_companies",

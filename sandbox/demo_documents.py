@@ -9,7 +9,9 @@ runner (HTTP routes, queue polling; no timer fires by itself), and then, each st
 4. the quote is revised (ReviseQuote) and activated again -> the BC quote is archived and updated;
 5. the quote is won and its order submitted -> a BC sales order with the Quote No.;
 6. BC ships and invoices the order -> timer ``order_status_updates`` -> the CRM order is Invoiced,
-   with BC's timeline posts.
+   with BC's timeline posts;
+7.-10. the invoice, its payments, the account statistics and the item availability in Sales
+   (``demo_cash``).
 
     python -m sandbox.demo_documents
 """
@@ -25,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.dataverse_human import activate_quote, human_action, submit_order
+from sandbox.demo_cash import availability_story, invoice_story, payment_story
 from sandbox.stack import SandboxStack, environment, start_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 CUSTOMER, ITEMS = "10000", ("1896-S", "1928-S")
 OPTION_MAPPINGS = ("CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT")
 ALL = {"AllColumns": True}
+FUNCTION_KEY = "demo-function-key"  # the runner checks it on the function-key routes
 
 
 class Story:
@@ -165,7 +169,7 @@ def order_story(story: Story, revision: dict[str, Any]) -> dict[str, Any]:
     return {**order, "bc": bc}
 
 
-def back_office_story(story: Story, order: dict[str, Any]) -> None:
+def back_office_story(story: Story, order: dict[str, Any]) -> dict[str, Any]:
     bc, dv = story.stack.bc, story.stack.dataverse
     started = story.title("BC releases, ships and invoices the order; the 7-minute status job runs")
     bc.release_sales_document(order["bc"]["id"])
@@ -180,16 +184,33 @@ def back_office_story(story: Story, order: dict[str, Any]) -> None:
     )
     for text in posts:
         print(f"      timeline: {text}")
+    return invoice
+
+
+def cash_story(story: Story, invoice: dict[str, Any]) -> None:
+    """Steps 7-10 (``demo_cash``): the invoice, its payments, statistics and availability in Sales."""
+    from sync_core.app.wiring import services
+
+    def coupled(mapping: str, bc_id: str) -> str:
+        coupling = services().stores.couplings.get_by_bc(mapping, bc_id)
+        assert coupling is not None
+        return coupling.crm_id
+
+    crm_invoice = invoice_story(story, invoice, coupled)
+    account = _couplings("CUSTOMER", CUSTOMER, story.stack, "integrationCustomers")
+    payment_story(story, invoice, crm_invoice, account)
+    product = _couplings("ITEM-PRODUCT", ITEMS[0], story.stack, "integrationItems")
+    availability_story(story, product, FUNCTION_KEY)
 
 
 def document_log(svc: Any) -> None:
     """The job log of the documents (one run per webhook or command) and any sync error."""
     print("\nJob log of the sales documents:")
-    for mapping in ("SALESQUOTE-QUOTE", "SALESORDER-ORDER"):
+    for mapping in ("SALESQUOTE-QUOTE", "SALESORDER-ORDER", "POSTEDSALESINV-INV", "CUSTOMER"):
         for run in reversed(svc.stores.job_log.list_runs(mapping, limit=10)):
             summary = svc.stores.job_log.summary(run.job_id)
             counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()) if v) or "-"
-            print(f"   {mapping:<17} {run.direction:<6} {run.message:<28} {counts}")
+            print(f"   {mapping:<18} {run.direction:<12} {run.message:<38} {counts}")
     for error in svc.stores.sync_errors.list(limit=20):
         print(f"   error {error.mapping}: {error.message}")
 
@@ -214,7 +235,7 @@ def main() -> int:
             # a message that met another worker's claim (the won quote and its submitted order
             # arrive together) is retried after 2 s instead of the production 30 s
             host["extensions"]["queues"]["visibilityTimeout"] = "00:00:02"
-            with LocalRunner(function_app.app, host_json=host) as runner:
+            with LocalRunner(function_app.app, host_json=host, function_key=FUNCTION_KEY) as runner:
                 runner.start(http=True, timers=False, queues=True)
                 story = Story(stack, runner, lambda argv: quiet(cli, argv))
                 master_data(story)
@@ -224,7 +245,7 @@ def main() -> int:
                 )
                 story.done(started, "service endpoint and steps created in Dataverse")
                 revision = quote_story(story)
-                back_office_story(story, order_story(story, revision))
+                cash_story(story, back_office_story(story, order_story(story, revision)))
                 document_log(wiring.services())
     finally:
         stack.stop()

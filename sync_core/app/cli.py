@@ -310,8 +310,20 @@ def _document_commands(sub: argparse._SubParsersAction) -> None:
         "--url", required=True, help="the app's webhook route, https://<app>/api/webhooks/dataverse"
     )
     p.set_defaults(func=cmd_dataverse_webhooks)
+    p = _command(
+        sub,
+        "statistics",
+        cmd_statistics,
+        "BC's Update Account Statistics: account statistics and invoice payment states",
+        mapping=False,
+    )
+    p.add_argument("--customer-no", metavar="NO", help="only this customer (does not move the watermarks)")
     _command(sub, "auto-create-orders", _auto("order"), "run BC's auto-create selection now", mapping=False)
     _command(sub, "auto-process-quotes", _auto("quote"), "run BC's auto-process selection now", mapping=False)
+
+
+def cmd_statistics(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return documents.run_customer_statistics(args.customer_no, svc=svc)
 
 
 def cmd_dataverse_webhooks(svc: Services, args: argparse.Namespace) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Queue function ``process_document`` -> ``process_document_message``; timers
 ``auto_create_sales_orders`` / ``auto_process_sales_quotes`` -> ``run_document_timer``; commands
 ``process-order`` / ``process-quote`` (finish before they return) and ``auto-create-orders`` /
-``auto-process-quotes`` (enqueue, as the timers do).
+``auto-process-quotes`` (enqueue, as the timers do); timer ``customer_statistics`` and command
+``statistics`` -> ``run_customer_statistics``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sync_core.sales.intake import run_auto_job
 from sync_core.sales.messages import DocumentMessage, DocumentType
 from sync_core.sales.order_status import OrderStatusUpdates
 from sync_core.sales.process import process_document
+from sync_core.sales.statistics import AccountStatistics
 from sync_core.sales.writer import DocumentOutcome
 from sync_core.settings import MAX_DEQUEUE_COUNT
 from sync_core.state.ports import SyncErrorEntry
@@ -60,6 +62,12 @@ def run_document_timer(document: DocumentType, *, svc: Services | None = None) -
 def run_order_status_updates(*, svc: Services | None = None) -> dict[str, int]:
     """BC's 7-minute "CRM Order Status Update Job": the sales document events since the last run."""
     return OrderStatusUpdates((svc or services()).sync_context()).run()
+
+
+def run_customer_statistics(customer_no: str | None = None, *, svc: Services | None = None) -> dict[str, Any]:
+    """BC's "CRM Statistics Job" (timer ``customer_statistics``) or, for one customer, its "Update
+    Account Statistics" (command ``statistics --customer-no``): payment states and statistics."""
+    return AccountStatistics((svc or services()).sync_context()).run(customer_no)
 
 
 def availability(product_id: str, *, svc: Services | None = None) -> HttpResult:

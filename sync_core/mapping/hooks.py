@@ -7,7 +7,8 @@ A hook that cannot map the record raises ``MappingError`` naming the field and t
 one that finds a record BC never synchronizes (a post-filter) raises ``IgnoredRecord``.
 Hooks run on the field mappings' values before lookups are resolved, in the mapping's order.
 The rules live next to the mappings that use them: ``rules_products`` (items, resources, units,
-prices) and ``rules_parties`` (salespeople, customers, contacts, opportunities).
+prices), ``rules_parties`` (salespeople, customers, contacts, opportunities) and
+``rules_documents`` (invoices).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from sync_core.errors import MappingError
-from sync_core.mapping import rules_parties, rules_products
+from sync_core.mapping import rules_documents, rules_parties, rules_products
 from sync_core.mapping.rules_common import Hook, HookContext, eq
 
 CRM_DEFAULT_CURRENCY_PRECISION = 2
@@ -59,6 +60,7 @@ HOOKS: dict[str, Hook] = {
     "currency-exchange-rate": currency_exchange_rate,
     **rules_products.HOOKS,
     **rules_parties.HOOKS,
+    **rules_documents.HOOKS,
 }
 
 __all__ = ["HOOKS"]

@@ -27,7 +27,15 @@ WRITE_RULES = (
     "sales-order-state",
     "product-default-price-list",
     "unit-group",
-)  # sync_core.sync.engine.write_rules implements them
+    "posted-sales-invoice",
+)  # sync_core.sync.engine.rule_registry names their implementations
+# the lookups a write rule follows (Dataverse read names): the mapping must map each through a lookup
+WRITE_RULE_LOOKUPS = {"posted-sales-invoice": ("_customerid_value", "_transactioncurrencyid_value")}
+# what a child mapping's line does when its item or resource is not coupled to a product: "fail"
+# ("<Type> No. <no> must be coupled ..."), or "synchronize" (BC §6.1, invoice lines): inside the
+# product mapping's table filter it is synchronized to Dataverse now (created and coupled),
+# outside it (and the write-in product) the line becomes a write-in line
+UncoupledLineProducts = Literal["fail", "synchronize"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class IntegrationTableMapping:
     bc_navigation: str = ""
     # a child mapping's lines: BC line type -> the mapping whose couplings give the line's product
     line_products: tuple[tuple[str, str], ...] = ()
+    uncoupled_line_products: UncoupledLineProducts = "fail"
     source_file: str = field(default="", compare=False)
 
     def allows(self, direction: Direction) -> bool:

@@ -47,6 +47,7 @@ PRIMARY_KEYS: dict[str, str] = {
     "sdkmessagefilters": "sdkmessagefilterid",
     "sdkmessageprocessingsteps": "sdkmessageprocessingstepid",
     "cdm_companies": "cdm_companyid",  # BC's integration solution: one row per BC company
+    "nav_accountstatisticses": "nav_accountstatisticsid",  # BC's integration solution (api-facts §I)
 }
 MODIFIED = "modifiedon"
 MODIFIED_BY = "_modifiedby_value"

@@ -22,7 +22,12 @@ def test_the_lead_to_cash_demo_tells_its_story() -> None:
         "Quote No. S-QUO",
         "the CRM order is Invoiced (state 4)",
         "timeline: An invoice has been created for the order.",
+        "lines, total 7,933.90, Active / Billed",  # the posted invoice, in Sales
+        "the invoice is Paid / Partial; account statistics: balance 5,950.43",
+        "the invoice is Paid / Complete; account statistics: balance 0.00",
+        "item 1896-S: available",
         "Done: every part was stopped.",
     ):
         assert expected in out, out
-    assert "error SALES" not in out, out  # no sales document failed
+    assert "error SALES" not in out and "error POSTED" not in out, out  # no document failed
+    assert "error CUSTOMER" not in out, out

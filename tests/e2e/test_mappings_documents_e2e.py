@@ -21,6 +21,7 @@ from sandbox.stack import SandboxStack
 from sync_core.errors import DataError
 from sync_core.sync.commands.couplings import uncouple
 from sync_core.sync.context import SyncContext
+from sync_core.sync.engine.write_rules import DEFAULT_PRICE_LIST
 from sync_core.sync.jobs.mapping_job import run_mapping_job
 from sync_core.vocabulary import Record
 from tests.e2e.host import deliver_all, fire_timer
@@ -30,12 +31,15 @@ INVOICE, LINE, ORDER = "POSTEDSALESINV-INV", "POSTEDSALESLINE-INV", "SALESORDER-
 
 
 TOTALS = ("totalamount", "totalamountlessfreight")  # valid for update only: PATCHed after the insert
+# what the end of the creation writes after the lines: the rest of the totals, then the state
+WATCHED = (*TOTALS, "totaltax", "statecode")
+AFTER_LINES = [("PATCH", {"totaltax"}), ("PATCH", {"statecode"})]
 
 
 def _invoice_writes(writes: list[tuple[str, str, Any]]) -> list[tuple[str, set[str]]]:
-    """The invoice writes as (method, the totals each one sent)."""
+    """The invoice writes as (method, the watched attributes each one sent)."""
     return [
-        (method, {t for t in TOTALS if t in body}) for method, entity, body in writes if entity == "invoices"
+        (method, {t for t in WATCHED if t in body}) for method, entity, body in writes if entity == "invoices"
     ]
 
 
@@ -84,8 +88,16 @@ def test_invoice_created_with_header_fields_and_product_lines(
     )
     assert invoice["totalamountlessfreight"] == bc_invoice["amount"]
     assert invoice["totalamount"] == bc_invoice["amountIncludingVat"]
-    # not valid for create: left out of the POST, written by one PATCH right after it (BC §6.1)
-    assert _invoice_writes(dv_writes) == [("POST", set()), ("PATCH", set(TOTALS))]
+    # not valid for create: left out of the POST, written by one PATCH right after it (BC §6.1);
+    # after the lines the rest of the totals, then the state: 103001 is paid (Remaining Amount 0)
+    assert _invoice_writes(dv_writes) == [("POST", set()), ("PATCH", set(TOTALS)), *AFTER_LINES]
+    assert (invoice["statecode"], invoice["statuscode"]) == (2, 100001)
+    assert invoice["name"] == "103001" and invoice["totaltax"] == round(
+        bc_invoice["amountIncludingVat"] - 2221.2, 2
+    )
+    default_list = next(p for p in stack.dataverse.rows("pricelevels") if p["name"] == DEFAULT_PRICE_LIST)
+    assert invoice["_pricelevelid_value"] == default_list["pricelevelid"]  # LCY: BC's default list
+    assert invoice["_bcbi_companyid_value"] == stack.dataverse.ids["company"]  # BC stamps its company
     details = _details(stack, invoice["invoiceid"])
     assert [d["lineitemnumber"] for d in details] == [10000, 20000]
     for detail, item in zip(details, ("1896-S", "1928-S"), strict=True):
@@ -117,7 +129,12 @@ def test_a_redelivered_invoice_create_still_writes_the_totals(
         bc_invoice["amount"],
         bc_invoice["amountIncludingVat"],
     )
-    assert _invoice_writes(dv_writes) == [("POST", set()), ("POST", set()), ("PATCH", set(TOTALS))]
+    assert _invoice_writes(dv_writes) == [
+        ("POST", set()),
+        ("POST", set()),
+        ("PATCH", set(TOTALS)),
+        *AFTER_LINES,
+    ]
     assert len(_details(stack, invoice["invoiceid"])) == 2
     assert sync(ctx, INVOICE, bc_invoice["id"], "modified").outcome == "unchanged"
 
@@ -141,8 +158,8 @@ def test_freight_line_is_a_write_in_line_in_the_invoice_currency(stack: SandboxS
 
 def test_a_redelivered_invoice_never_creates_a_second_line(stack: SandboxStack) -> None:
     ctx = context()
-    prepare(stack, ctx, ("10000",), ("1896-S", "1928-S"))
-    invoice_bc = bc_row(stack, "postedSalesInvoices", "103001")["id"]
+    prepare(stack, ctx, ("60000",), ("1920-S",))
+    invoice_bc = bc_row(stack, "postedSalesInvoices", "103003")["id"]  # unpaid: Active, editable
     invoice_id = sync(ctx, INVOICE, invoice_bc).destination_id
     first, second = _details(stack, invoice_id)
     assert sync(ctx, INVOICE, invoice_bc, "modified").outcome == "unchanged"  # plain redelivery
@@ -163,26 +180,30 @@ def test_a_redelivered_invoice_never_creates_a_second_line(stack: SandboxStack) 
     assert len(stack.dataverse.rows("invoicedetails")) == 2
 
 
-def test_uncoupled_customer_or_item_fails_the_invoice_clearly(stack: SandboxStack) -> None:
+def test_uncoupled_customer_and_item_are_synchronized_with_the_invoice(stack: SandboxStack) -> None:
+    """BC §6.1: the Sell-to customer and an item inside ITEM-PRODUCT's filter are synchronized on
+    the fly (created in Dataverse and coupled), each in its own job as BC does."""
     ctx = context()
     prepare(stack, ctx, (), ())
     invoice_bc = bc_row(stack, "postedSalesInvoices", "103002")["id"]
-    failed = sync(ctx, INVOICE, invoice_bc)
-    assert failed.outcome == "failed" and failed.message.startswith("Sell")
-    assert "Customer No" in failed.message and "20000 must be coupled" in failed.message
-    assert sync(ctx, "CUSTOMER", bc_row(stack, "integrationCustomers", "20000")["id"]).outcome == "inserted"
-    failed = sync(ctx, INVOICE, invoice_bc)
-    assert failed.outcome == "failed"
-    assert failed.message.startswith(
-        f"{LINE}: line 10000 of {INVOICE} 103002: Item No. 1900-S must be coupled"
+    customer_bc, item_bc = (
+        bc_row(stack, "integrationCustomers", "20000"),
+        bc_row(stack, "integrationItems", "1900-S"),
     )
-    error = _errors(ctx, INVOICE)[0]
-    assert error.field == "productid" and 'run "ITEM-PRODUCT"' in error.remedy
-    assert stack.dataverse.rows("invoices") == [] and stack.dataverse.rows("invoicedetails") == []
-    assert sync(ctx, "ITEM-PRODUCT", bc_row(stack, "integrationItems", "1900-S")["id"]).outcome == "inserted"
+    store = ctx.stores.couplings
+    assert store.get_by_bc("CUSTOMER", customer_bc["id"]) is None
+    assert store.get_by_bc("ITEM-PRODUCT", item_bc["id"]) is None
     inserted = sync(ctx, INVOICE, invoice_bc)
-    assert inserted.outcome == "inserted"
-    assert [d["quantity"] for d in _details(stack, inserted.destination_id)] == [6]
+    assert inserted.outcome == "inserted", inserted
+    account = stack.dataverse.get("accounts", crm_id(ctx, "CUSTOMER", customer_bc["id"]))
+    product = stack.dataverse.get("products", crm_id(ctx, "ITEM-PRODUCT", item_bc["id"]))
+    assert account["name"] == customer_bc["name"] and product["productnumber"] == "1900-S"
+    assert (
+        stack.dataverse.get("invoices", inserted.destination_id)["_customerid_value"] == account["accountid"]
+    )
+    [detail] = _details(stack, inserted.destination_id)
+    assert (detail["quantity"], detail["_productid_value"]) == (6, product["productid"])
+    assert _errors(ctx, INVOICE) == [] and _errors(ctx, "ITEM-PRODUCT") == []
     # the lines are never synchronized on their own
     line_id = next(iter(ctx.bc.list_rows(f"postedSalesInvoices({invoice_bc})/lines")))["id"]
     refused = sync(ctx, LINE, line_id)
@@ -198,7 +219,8 @@ def test_scheduled_invoice_runs_update_coupled_invoices_only(stack: SandboxStack
     fire_timer("sync_postedsalesinv_inv")
     assert deliver_all(conn) == []  # synch only coupled: uncoupled invoices are left out
     assert stack.dataverse.rows("invoices") == []
-    coupled, uncoupled = (bc_row(stack, "postedSalesInvoices", n)["id"] for n in ("103001", "103003"))
+    # 103003 is unpaid (Active in Dataverse, editable); 103001 stays uncoupled
+    coupled, uncoupled = (bc_row(stack, "postedSalesInvoices", n)["id"] for n in ("103003", "103001"))
     invoice_id = sync(ctx, INVOICE, coupled).destination_id
     for bc_id in (coupled, uncoupled):
         stack.bc.update("postedSalesInvoices", bc_id, {"dueDate": "2025-07-15", "shipToCity": "Atlanta"})

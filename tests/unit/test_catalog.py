@@ -135,6 +135,22 @@ def test_extra_directory_adds_a_mapping_without_engine_code(tmp_path: Path) -> N
             ),
             "line_products Item must name a mapping with a bc_code_field",
         ),
+        (  # what a line does with an uncoupled product: BC's choices, for lines only
+            (
+                'crm_key = "accountid"',
+                'crm_key = "accountid"\nparent = "CUSTOMER"\nline_products = { Item = "ITEM-PRODUCT" }\n'
+                'uncoupled_line_products = "guess"',
+            ),
+            "uncoupled_line_products must be one of fail, synchronize, not 'guess'",
+        ),
+        (
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nuncoupled_line_products = "synchronize"'),
+            "uncoupled_line_products needs line_products",
+        ),
+        (  # the posted invoice's rule follows the customer and currency lookups
+            ('crm_key = "accountid"', 'crm_key = "accountid"\nwrite_rule = "posted-sales-invoice"'),
+            "write_rule posted-sales-invoice needs _customerid_value mapped through a lookup",
+        ),
     ],
 )
 def test_invalid_mapping_files_are_load_errors(tmp_path: Path, change, message) -> None:

@@ -247,7 +247,7 @@ EXPECTED: dict[str, Expected] = {
         sellToCustomerNo       _customerid_value              TO   # §6.1, before insert
         """),
         dependencies=("ITEM-PRODUCT", "RESOURCE-PRODUCT", "OPPORTUNITY"), inactivity=1440,
-        timer="sync_postedsalesinv_inv",
+        timer="sync_postedsalesinv_inv", hooks=("invoice-shipment-method-description",),
     ),
     "POSTEDSALESLINE-INV": Expected("postedSalesInvoiceLines", "invoicedetails", TO, fields("""
         quantity            quantity               TO
@@ -381,6 +381,7 @@ HOOK_WRITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "product-vendor-name": ((), ("vendorname",)),
     "salesperson-code": (("code",), ()),
     "currency-exchange-rate": ((), ("exchangerate", "currencyprecision")),
+    "invoice-shipment-method-description": ((), ("description",)),
 }
 
 # Dataverse attributes whose value (a BC code, before the lookup) a hook replaces

@@ -49,7 +49,12 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
     }
     queues = {"process_record", "process_control", "process_document"}
     # BC's sales-document jobs (fixed names, design.md)
-    documents = {"auto_create_sales_orders", "auto_process_sales_quotes", "order_status_updates"}
+    documents = {
+        "auto_create_sales_orders",
+        "auto_process_sales_quotes",
+        "order_status_updates",
+        "customer_statistics",
+    }
     routes = {"dataverse_webhook", "health", "item_availability"}
     assert set(functions) == timers | manage | queues | documents | routes
     timer = functions["sync_currency"][0]
@@ -77,6 +82,7 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
         "auto_create_sales_orders": "0 */30 * * * *",
         "auto_process_sales_quotes": "0 */30 * * * *",
         "order_status_updates": "0 */7 * * * *",  # BC's CRM Order Status Update Job
+        "customer_statistics": "0 */30 * * * *",  # BC's CRM Statistics Job
     }
     hook = functions["dataverse_webhook"][0]
     assert (hook["route"], hook["methods"], hook["authLevel"]) == (

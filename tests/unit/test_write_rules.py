@@ -9,15 +9,15 @@ import pytest
 
 from sync_core.mapping.catalog import default_catalog
 from sync_core.mapping.model import WRITE_RULES
+from sync_core.sync.engine.rule_registry import (
+    WRITE_RULES as IMPLEMENTED,
+)
 from sync_core.sync.engine.write_rules import (
     ORDER_ACTIVE,
     ORDER_INVOICED,
     ORDER_SUBMITTED,
     SalesOrderState,
     fully_invoiced,
-)
-from sync_core.sync.engine.write_rules import (
-    WRITE_RULES as IMPLEMENTED,
 )
 from sync_core.vocabulary import Record
 
@@ -92,7 +92,8 @@ def test_every_declared_write_rule_is_implemented_and_sales_orders_use_it() -> N
     products = {"ITEM-PRODUCT", "RESOURCE-PRODUCT"}
     assert all(default_catalog().get(m).write_rule == "product-default-price-list" for m in products)
     assert default_catalog().get("UNIT OF MEASURE").write_rule == "unit-group"
-    ruled = products | {"SALESORDER-ORDER", "UNIT OF MEASURE"}
+    assert default_catalog().get("POSTEDSALESINV-INV").write_rule == "posted-sales-invoice"
+    ruled = products | {"SALESORDER-ORDER", "UNIT OF MEASURE", "POSTEDSALESINV-INV"}
     others = [m for m in default_catalog() if m.name not in ruled]
     assert all(m.write_rule == "" for m in others)
 
@@ -133,7 +134,8 @@ def test_new_products_get_the_list_in_their_create_body_and_one_price_row() -> N
     ctx, rule = PriceListCtx(), ProductDefaultPriceList()
     ctx.dataverse.rows["pricelevels"]["pl-1"] = Record("pl-1", T0, None, {"name": DEFAULT_PRICE_LIST})
     for n in (1, 2):
-        body = rule.before_insert(ctx, "products", {"name": f"product {n}"})  # type: ignore[arg-type]
+        new = Record(f"item-{n}", T0, None, {})
+        body = rule.before_insert(ctx, "products", {"name": f"product {n}"}, new)  # type: ignore[arg-type]
         assert body["pricelevelid@odata.bind"] == "/pricelevels(pl-1)"
         product = Record(
             f"p-{n}", T0, None, {"_pricelevelid_value": "pl-1", "_defaultuomid_value": "u", "price": 5}

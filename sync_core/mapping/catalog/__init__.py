@@ -17,6 +17,7 @@ from typing import Any, get_args
 from sync_core.errors import ConfigError
 from sync_core.mapping.hooks import HOOKS
 from sync_core.mapping.model import (
+    WRITE_RULE_LOOKUPS,
     WRITE_RULES,
     CrmAccess,
     DeletionConflictResolution,
@@ -25,6 +26,7 @@ from sync_core.mapping.model import (
     MappingDirection,
     MappingKind,
     RecommendationRule,
+    UncoupledLineProducts,
     UpdateConflictResolution,
 )
 from sync_core.mapping.transforms import resolve
@@ -62,6 +64,7 @@ _MAPPING_KEYS = {
     "blank_code_is_lcy",
     "bc_navigation",
     "line_products",
+    "uncoupled_line_products",
 }
 _FIELD_KEYS = {
     "crm_field",
@@ -214,6 +217,10 @@ def _declared_rules(where: str, data: Mapping[str, Any]) -> tuple[tuple[str, str
         raise CatalogError(f"{where}: line_products must be a table of BC line type = mapping name")
     if (products or data.get("bc_navigation")) and not data.get("parent"):
         raise CatalogError(f"{where}: line_products and bc_navigation are for a child mapping (parent)")
+    uncoupled = data.get("uncoupled_line_products", "fail")
+    _choice(where, uncoupled, UncoupledLineProducts, "uncoupled_line_products")
+    if uncoupled != "fail" and not products:
+        raise CatalogError(f"{where}: uncoupled_line_products needs line_products")
     return tuple(sorted(products.items()))
 
 
@@ -269,6 +276,11 @@ def _check_references(
     missing = [d for d in named if d not in mappings]
     if missing:
         raise CatalogError(f"{where}: dependency on unknown mapping(s) {', '.join(missing)}")
+    for attribute in WRITE_RULE_LOOKUPS.get(mapping.write_rule, ()):
+        if not any(f.crm_field == attribute and f.lookup for f in mapping.fields):
+            raise CatalogError(
+                f"{where}: write_rule {mapping.write_rule} needs {attribute} mapped through a lookup"
+            )
     for line_type, name in mapping.line_products:
         if not mappings[name].bc_code_field:
             raise CatalogError(f"{where}: line_products {line_type} must name a mapping with a bc_code_field")

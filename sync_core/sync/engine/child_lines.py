@@ -7,11 +7,16 @@ parent's navigation, e.g. ``postedSalesInvoices(<id>)/lines``) becomes a detail 
 document: the child's field mappings, then BC's hard-coded line rules (invoice, currency, line
 number, tax, product and unit or write-in product, ship-to, the amounts written after insert).
 
+The product of an Item or Resource line is its coupled product (``line_products``). An uncoupled
+one fails the line ("must be coupled"), unless the child mapping says ``uncoupled_line_products =
+"synchronize"`` (BC §6.1): inside its product mapping's table filter it is synchronized to
+Dataverse on the fly (``OnTheFly``), outside it the line becomes a write-in line. The parent's write
+rule is called around the lines (``before_lines``, ``after_lines``).
+
 Idempotent under at-least-once delivery: each line is coupled by its BC SystemId, claimed with the
 id the new row will get before it is created, so a redelivery finds the claim (or the row) and
-never creates a second detail. Before the parent is inserted, every line must resolve (coupled
-item or resource); an error on a line fails the parent record, naming the child mapping, the line
-and the field.
+never creates a second detail. Before the parent is inserted, every line must resolve; an error on
+a line fails the parent record, naming the child mapping, the line and the field.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sync_core.mapping.transfer import changed_values, writable_values
 from sync_core.state.ports import Coupling
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.bookkeeping import record_success
+from sync_core.sync.engine.on_the_fly import NotSynchronized
 from sync_core.sync.engine.outcome import Outcome
 from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
@@ -87,6 +93,7 @@ class BcDocument:
     number: str
     fields: Mapping[str, Any]
     lines: tuple[DocumentLine, ...]
+    rows: tuple[Mapping[str, Any], ...] = ()  # the BC lines as read
 
 
 class ChildLineSync:
@@ -118,11 +125,16 @@ class ChildLineSync:
         source = self.ctx.bc.get(mapping.bc_entity, msg.source_id)
         if source is None:
             return outcome
-        for child in children:
-            document = self._document(mapping, child, source)
+        rule = self.values.write_rule(mapping, msg.direction)
+        documents = [(child, self._document(mapping, child, source)) for child in children]
+        if rule is not None:
+            rule.before_lines(self.ctx, header, [ln.values for _, doc in documents for ln in doc.lines])
+        for child, document in documents:
             for line in document.lines:
                 with _line_errors(child, mapping, document.number, line.line_no):
                     self._write_line(child, msg, header, line)
+        if rule is not None:
+            rule.after_lines(self.ctx, source, header, [row for _, doc in documents for row in doc.rows])
         self._resolved.clear()  # read again for the next message: couplings may have changed
         return outcome
 
@@ -143,7 +155,7 @@ class ChildLineSync:
                 with _line_errors(child, mapping, number, line_no):
                     values = self._line_values(child, source, row)
                 lines.append(DocumentLine(str(row["id"]), line_no, source.modified_on, values))
-            self._resolved[key] = BcDocument(number, source.fields, tuple(lines))
+            self._resolved[key] = BcDocument(number, source.fields, tuple(lines), tuple(ordered))
         return self._resolved[key]
 
     def _line_values(self, child: IntegrationTableMapping, header: Record, row: Mapping[str, Any]) -> dict:
@@ -163,9 +175,12 @@ class ChildLineSync:
             "baseamount": round(amount + invoice_discount + line_discount, 2),
             "extendedamount": round(including_vat + invoice_discount, 2),
         }
+        factor = _number(header.fields, "currencyFactor")
+        values["exchangerate"] = round(1 / factor, 2) if factor else 1.0  # BC: Round(1 / factor)
         quantity = _number(row, "quantity")
         if header.fields.get("pricesIncludingVat") and quantity:
-            values["priceperunit"] = _number(row, "unitPrice") - round((including_vat - amount) / quantity, 2)
+            vat_per_unit = round((including_vat - amount) / quantity, 2)
+            values["priceperunit"] = round(_number(row, "unitPrice") - vat_per_unit, 5)
         return values | self._product_values(child, row)
 
     def _product_values(self, child: IntegrationTableMapping, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,7 +189,7 @@ class ChildLineSync:
         product_mapping = dict(child.line_products).get(kind)
         product = None
         if product_mapping and not self._is_write_in_product(kind, number):
-            product = self._product(product_mapping, kind, number)
+            product = self._product(child, product_mapping, kind, number)
         if product is None:
             description = " ".join(p for p in (number, str(row.get("description") or "")) if p)
             return {"isproductoverridden": True, "productdescription": f"{description}."}
@@ -186,14 +201,38 @@ class ChildLineSync:
         written_in = str(setup.get("writeInProductNo") or "").upper()
         return kind == setup.get("writeInProductType") and number.upper() == written_in != ""
 
-    def _product(self, mapping_name: str, kind: str, number: str) -> tuple[str, str] | None:
+    def _product(
+        self, child: IntegrationTableMapping, mapping_name: str, kind: str, number: str
+    ) -> tuple[str, str] | None:
         key = (mapping_name, number)
         if key not in self._products:
-            self._products[key] = self._coupled_product(self.ctx.mapping(mapping_name), kind, number)
+            target = self.ctx.mapping(mapping_name)
+            if child.uncoupled_line_products == "synchronize":
+                crm_id = self._synchronized_product(target, kind, number)
+                if crm_id is None:  # outside the product mapping's filter: a write-in line
+                    self._products[key] = None
+                    return None
+            else:
+                crm_id = self.values.lookups.coupled_crm_id(target, number)
+            self._products[key] = self._coupled_product(target, kind, number, crm_id)
         return self._products[key]
 
-    def _coupled_product(self, target: IntegrationTableMapping, kind: str, number: str) -> tuple[str, str]:
-        crm_id = self.values.lookups.coupled_crm_id(target, number)
+    def _synchronized_product(self, target: IntegrationTableMapping, kind: str, number: str) -> str | None:
+        """BC §6.1: the coupled product, else synchronized now (inside the filter), else None (write-in)."""
+        try:
+            return self.values.on_the_fly.crm_id(target, number)
+        except NotSynchronized as exc:
+            noun = "resource" if kind == "Resource" else "product"  # BC's CannotSynch...Err
+            raise MappingError(
+                f"Cannot synchronize the {noun} {number}. {exc.message}",
+                field="productid",
+                remedy=f'See python -m sync_core errors --mapping "{target.name}", fix '
+                f"{kind.lower()} {number} (or couple it), then retry the record.",
+            ) from exc
+
+    def _coupled_product(
+        self, target: IntegrationTableMapping, kind: str, number: str, crm_id: str | None
+    ) -> tuple[str, str]:
         product = self.ctx.dataverse.get(target.crm_entity, crm_id) if crm_id else None
         if product is None:
             raise MappingError(

@@ -45,14 +45,19 @@ class Inserter:
     def insert_uncoupled(
         self, mapping: IntegrationTableMapping, msg: RecordMessage, source: Record
     ) -> Outcome:
+        may_create = (
+            not mapping.synch_only_coupled or mapping.create_new_if_no_match or msg.reason in INSERT_REASONS
+        )
+        rule = self.values.write_rule(mapping, msg.direction)
+        if rule is not None and may_create:  # BC's checks before an insert; what it refers to
+            rule.prepare_insert(self.ctx, source, self.values.on_the_fly)
         desired = self.values.desired(mapping, msg.direction, source, inserting=True)
         match = self._find_match(mapping, msg, desired)
         if match is not None:
             bc_id, crm_id = bc_then_crm(msg.direction, source.id, match.id)
             coupling = self._claim(mapping, bc_id, crm_id, state="coupled")
             return self.updater.update(mapping, msg, source, coupling, dest=match)
-        may_create = not mapping.synch_only_coupled or mapping.create_new_if_no_match
-        if not may_create and msg.reason not in INSERT_REASONS:
+        if not may_create:
             return Outcome("skipped", "the record is not coupled (synch only coupled records)")
         if msg.direction == TO_DATAVERSE:
             self.children.before_insert(mapping, source)  # §6.1: every line must resolve first
@@ -136,7 +141,7 @@ class Inserter:
         )
         rule = self.values.write_rule(mapping, msg.direction)
         if rule is not None:
-            body = rule.before_insert(self.ctx, mapping.crm_entity, body)
+            body = rule.before_insert(self.ctx, mapping.crm_entity, body, source)
         try:
             created = self.ctx.dataverse.create(mapping.crm_entity, body, record_id=coupling.crm_id)
         except AlreadyExistsError:

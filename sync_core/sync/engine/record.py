@@ -9,7 +9,8 @@
    couple); a claimed one is resumed; an unchanged one stops here; a changed one goes to
    ``Updater``; a coupled counterpart that was deleted and is to be restored goes back to insert;
 4. the document's lines follow their header (``ChildLineSync``) and dependents are enqueued
-   again (``resync``);
+   again (``resync``); a record a document needs is synchronized on the fly through a fresh
+   synchronizer (``_sync_on_the_fly``, lent to the strategies as ``OnTheFly``);
 5. the outcome goes to the job log; a permanent error is recorded with mapping, record, field and
    remedy (``bookkeeping``) and swallowed; a transient one propagates (the queue redelivers).
 
@@ -53,7 +54,7 @@ class RecordSynchronizer:
 
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
-        self.values = RecordValues(ctx)
+        self.values = RecordValues(ctx, sync_record=self._sync_on_the_fly)
         self.updater = Updater(ctx, self.values)
         self.children = ChildLineSync(ctx, self.values)
         self.inserter = Inserter(ctx, self.values, self.updater, self.children)
@@ -105,6 +106,12 @@ class RecordSynchronizer:
             return self.updater.update(mapping, msg, source, coupling)
         except RestoreDestination:  # BC §4.4 "Restore Records": inserted again and re-coupled
             return self.inserter.insert_uncoupled(mapping, replace(msg, reason="command"), source)
+
+    def _sync_on_the_fly(self, mapping: str, bc_id: str) -> Outcome:
+        """A record a document needs, created in Dataverse now (BC's SynchRecordIfMappingExists): its
+        own message through a fresh engine, in its own (ad hoc) job, as BC runs its own job."""
+        message = RecordMessage(mapping, TO_DATAVERSE, bc_id, reason="command")
+        return RecordSynchronizer(self.ctx).process(message)
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ conflict (failed, unless the mapping's update-conflict resolution or the operato
 chooses the winner: then the write is forced and the stamps are back-dated so the other direction
 still sees the other side's change). A coupled counterpart that no longer exists follows the
 mapping's deletion-conflict resolution; "restore" is the caller's to do (``RestoreDestination``),
-since it inserts the record again.
+since it inserts the record again. A row the mapping's write rule says is read-only (a paid
+invoice) is left alone: the record is skipped, nothing is written or failed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.bookkeeping import record_success
 from sync_core.sync.engine.outcome import FORCE_REASONS, SAME_TIMESTAMP, Outcome, to_bc_values
 from sync_core.sync.engine.values import RecordValues
+from sync_core.sync.engine.write_rules import ReadOnlyRow
 from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import TO_BC, TO_DATAVERSE, Direction, Record
 
@@ -60,7 +62,10 @@ class Updater:
         body = self.values.write_body(mapping, msg.direction, changes, dest)
         rule = self.values.write_rule(mapping, msg.direction)
         if rule is not None:
-            dest = rule.before_update(self.ctx, mapping.crm_entity, dest)
+            try:
+                dest = rule.before_update(self.ctx, mapping.crm_entity, dest)
+            except ReadOnlyRow as exc:  # BC: e.g. a paid invoice is never written again
+                return Outcome("skipped", str(exc), dest.id)
         written = sink.update(entity, dest.id, body, etag=dest.etag or "*")
         if rule is not None:
             written = rule.after_write(self.ctx, mapping.crm_entity, source, written, frozenset(changes))

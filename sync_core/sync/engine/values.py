@@ -4,8 +4,9 @@
 the mapping's hooks (BC's hard-coded rules, ``mapping.hooks``), then the lookups through other
 mappings' couplings (``lookups``). ``write_body`` turns desired values into a request body
 (Dataverse write names and binds, BC blanks). Hooks that follow a coupling or read a related
-Dataverse row get ``coupled_bc`` / ``crm_row``. One instance serves one message (its lookups and
-reference rows are cached for it).
+Dataverse row get ``coupled_bc`` / ``crm_row``. One instance serves one message (its lookups,
+reference rows and write rules are cached for it); ``on_the_fly`` synchronizes a record a document
+needs through the engine's ``sync_record`` when the engine lends it.
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ from sync_core.mapping.rules_common import HookContext
 from sync_core.mapping.transfer import map_values, write_names
 from sync_core.sync.context import BcReferenceData, SyncContext
 from sync_core.sync.engine.lookups import LookupResolver, bind_values
+from sync_core.sync.engine.on_the_fly import OnTheFly, SyncRecord
 from sync_core.sync.engine.outcome import to_bc_values, to_dataverse_values
-from sync_core.sync.engine.write_rules import WRITE_RULES, WriteRule
+from sync_core.sync.engine.rule_registry import WRITE_RULES
+from sync_core.sync.engine.write_rules import WriteRule
 from sync_core.vocabulary import TO_DATAVERSE, Direction, Record
 
 
 class RecordValues:
-    def __init__(self, ctx: SyncContext) -> None:
+    def __init__(self, ctx: SyncContext, sync_record: SyncRecord | None = None) -> None:
         self.ctx = ctx
         self.reference: BcReferenceData = ctx.reference or BcReferenceData(ctx.bc)
         self.lookups = LookupResolver(ctx)
+        self.on_the_fly = OnTheFly(ctx, self.lookups, sync_record)
+        self._rules: dict[str, WriteRule] = {}
 
     def desired(
         self,
@@ -73,9 +78,11 @@ class RecordValues:
         found = self.ctx.dataverse.get(entity, crm_id)
         return None if found is None else dict(found.fields)
 
-    @staticmethod
-    def write_rule(mapping: IntegrationTableMapping, direction: Direction) -> WriteRule | None:
-        """The mapping's steps around a Dataverse write (``write_rule``), if any."""
+    def write_rule(self, mapping: IntegrationTableMapping, direction: Direction) -> WriteRule | None:
+        """The mapping's steps around a Dataverse write (``write_rule``), if any: one per mapping and
+        message, so what a step found (a linked order) serves the next."""
         if not mapping.write_rule or direction != TO_DATAVERSE:
             return None
-        return WRITE_RULES[mapping.write_rule]()
+        if mapping.name not in self._rules:
+            self._rules[mapping.name] = WRITE_RULES[mapping.write_rule](mapping)
+        return self._rules[mapping.name]

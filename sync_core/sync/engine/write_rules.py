@@ -1,8 +1,14 @@
 """Steps around writing a Dataverse row that BC hard-codes per table (``write_rule`` of a mapping).
 
-The record synchronizer calls ``before_insert`` on the body of a new row, ``before_update`` just
-before it writes changes to Dataverse, and ``after_write`` after an insert or a modify (never for
-an unchanged record: nothing was written).
+The record synchronizer calls ``prepare_insert`` before it computes the values of an uncoupled
+record it may create (BC's checks before an insert; what the new row refers to is made to exist),
+``before_insert`` on the body of a new row, ``before_update`` just before it writes changes to
+Dataverse (raising ``ReadOnlyRow`` leaves the row alone: the record is skipped), and
+``after_write`` after an insert or a modify (never for an unchanged record: nothing was written).
+A document's rule is also called around its lines (child mappings): ``before_lines`` with the
+detail values about to be written, ``after_lines`` with the BC lines once they are written.
+``RuleSteps`` does nothing at every step; a rule overrides the steps it needs. The rules are
+registered by name in ``rule_registry`` (the posted invoice's steps are ``posted_invoice``).
 - ``sales-order-state`` (SALESORDER-ORDER, BC §5.2): a Dataverse order can only be edited while
   Active, so it is set Active before a modify and, after the write, Invoiced when the BC order is
   fully invoiced, else Submitted.
@@ -11,6 +17,8 @@ an unchanged record: nothing was written).
   list gets a product price in the product's default unit with amount = the product's price.
 - ``unit-group`` (UNIT OF MEASURE, BC §3.5): the coupled ``NAV <code>`` unit group must be Active
   and hold one unit; that unit is renamed to the code.
+- ``posted-sales-invoice`` (POSTEDSALESINV-INV, BC §6.1): in ``posted_invoice`` and
+  ``invoice_finish`` (order link, price list, company, totals, Rounding line, state, read-only).
 All are idempotent: a replay finds the state or the rows already there. Rows this code creates
 have ids derived from what they are, so two workers (or a redelivery) never create two.
 """
@@ -20,13 +28,14 @@ from __future__ import annotations
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sync_core.errors import AlreadyExistsError, MappingError
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.lookups import LookupResolver
+from sync_core.sync.engine.on_the_fly import OnTheFly
 from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import Record, eq
 
@@ -41,8 +50,17 @@ PRICE_INPUTS = frozenset({"price", "_defaultuomid_value"})  # what the product p
 ROW_IDS = uuid.UUID("6f1c2a64-8d1e-4c55-9a3e-2b7d0c9e5a10")  # namespace of the ids derived here
 
 
+class ReadOnlyRow(Exception):
+    """The Dataverse row may not be written any more (a paid invoice): the record is skipped, with
+    this message, and nothing is written or failed."""
+
+
 class WriteRule(Protocol):
-    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def prepare_insert(self, ctx: SyncContext, source: Record, on_the_fly: OnTheFly) -> None: ...
+
+    def before_insert(
+        self, ctx: SyncContext, entity: str, body: dict[str, Any], source: Record
+    ) -> dict[str, Any]: ...
 
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record: ...
 
@@ -51,6 +69,44 @@ class WriteRule(Protocol):
     ) -> Record:
         """``changed``: the Dataverse attributes a modify wrote (None after an insert)."""
         ...
+
+    def before_lines(self, ctx: SyncContext, header: Record, lines: Sequence[Mapping[str, Any]]) -> None:
+        """``lines``: the detail rows' values (by Dataverse read name) about to be written."""
+        ...
+
+    def after_lines(
+        self, ctx: SyncContext, source: Record, header: Record, bc_lines: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """``bc_lines``: the BC document's lines, all written to Dataverse."""
+        ...
+
+
+class RuleSteps:
+    """A write rule that does nothing at any step (rules override the steps they need)."""
+
+    def prepare_insert(self, ctx: SyncContext, source: Record, on_the_fly: OnTheFly) -> None:
+        return None
+
+    def before_insert(
+        self, ctx: SyncContext, entity: str, body: dict[str, Any], source: Record
+    ) -> dict[str, Any]:
+        return body
+
+    def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
+        return dest
+
+    def after_write(
+        self, ctx: SyncContext, entity: str, source: Record, written: Record, changed: frozenset[str] | None
+    ) -> Record:
+        return written
+
+    def before_lines(self, ctx: SyncContext, header: Record, lines: Sequence[Mapping[str, Any]]) -> None:
+        return None
+
+    def after_lines(
+        self, ctx: SyncContext, source: Record, header: Record, bc_lines: Sequence[Mapping[str, Any]]
+    ) -> None:
+        return None
 
 
 def fully_invoiced(lines: Iterable[Mapping[str, Any]]) -> bool:
@@ -74,13 +130,10 @@ def _set_state(ctx: SyncContext, entity: str, row: Record, state: tuple[int, int
 
 
 @dataclass(frozen=True)
-class SalesOrderState:
+class SalesOrderState(RuleSteps):
     """SALESORDER-ORDER: Active before a modify; Submitted or Invoiced after a write."""
 
     lines_nav: str = "salesOrderLines"
-
-    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-        return body
 
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
         if dest.fields.get("statecode") in ORDER_EDITABLE_STATES:
@@ -99,7 +152,7 @@ def derived_id(*parts: str) -> str:
     return str(uuid.uuid5(ROW_IDS, "/".join(parts)))
 
 
-def _create_once(ctx: SyncContext, entity: str, values: dict[str, Any], row_id: str) -> Record:
+def create_once(ctx: SyncContext, entity: str, values: dict[str, Any], row_id: str) -> Record:
     try:
         return ctx.dataverse.create(entity, values, record_id=row_id)
     except AlreadyExistsError:  # created meanwhile (another worker, or our earlier try)
@@ -114,7 +167,7 @@ PRICE_LIST_TTL_S = 60.0  # how long a worker trusts the default price list id it
 
 
 @dataclass(frozen=True)
-class ProductDefaultPriceList:
+class ProductDefaultPriceList(RuleSteps):
     """ITEM-PRODUCT / RESOURCE-PRODUCT: the product's default price list and its price there.
 
     A new product is created with the list already set and its price row created straight away
@@ -124,13 +177,12 @@ class ProductDefaultPriceList:
 
     name: str = DEFAULT_PRICE_LIST
 
-    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+    def before_insert(
+        self, ctx: SyncContext, entity: str, body: dict[str, Any], source: Record
+    ) -> dict[str, Any]:
         if body.get("pricelevelid@odata.bind"):
             return body
         return {**body, "pricelevelid@odata.bind": f"/pricelevels({self.price_list(ctx)})"}
-
-    def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
-        return dest
 
     def after_write(
         self, ctx: SyncContext, entity: str, source: Record, written: Record, changed: frozenset[str] | None
@@ -158,14 +210,14 @@ class ProductDefaultPriceList:
             currency = LookupResolver(ctx).lcy_currency()
             if currency:
                 values["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({currency})"
-            found = _create_once(ctx, "pricelevels", values, derived_id("pricelevel", self.name))
+            found = create_once(ctx, "pricelevels", values, derived_id("pricelevel", self.name))
         _PRICE_LISTS[ctx.dataverse] = (found.id, time.monotonic() + PRICE_LIST_TTL_S)
         return found.id
 
     @staticmethod
     def _product_price(ctx: SyncContext, price_list: str, product: Record, unit: str, *, new: bool) -> None:
         amount = max(float(product.fields.get("price") or 0), 0.0)
-        existing = None if new else _price_row(ctx, price_list, product.id, unit)
+        existing = None if new else price_row(ctx, price_list, product.id, unit)
         if existing is None:
             values = {
                 "pricelevelid@odata.bind": f"/pricelevels({price_list})",
@@ -175,13 +227,13 @@ class ProductDefaultPriceList:
                 "pricingmethodcode": 1,
             }
             row_id = derived_id("productpricelevel", price_list, product.id, unit)
-            existing = _create_once(ctx, "productpricelevels", values, row_id)
+            existing = create_once(ctx, "productpricelevels", values, row_id)
         if float(existing.fields.get("amount") or 0) != amount:
             etag = existing.etag or "*"
             ctx.dataverse.update("productpricelevels", existing.id, {"amount": amount}, etag=etag)
 
 
-def _price_row(ctx: SyncContext, price_list: str, product_id: str, unit: str) -> Record | None:
+def price_row(ctx: SyncContext, price_list: str, product_id: str, unit: str) -> Record | None:
     where = (
         f"_pricelevelid_value eq {price_list} and _productid_value eq {product_id} and _uomid_value eq {unit}"
     )
@@ -190,11 +242,8 @@ def _price_row(ctx: SyncContext, price_list: str, product_id: str, unit: str) ->
 
 
 @dataclass(frozen=True)
-class UnitGroup:
+class UnitGroup(RuleSteps):
     """UNIT OF MEASURE: the "NAV <code>" unit group must be Active and hold one unit, named <code>."""
-
-    def before_insert(self, ctx: SyncContext, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-        return body
 
     def before_update(self, ctx: SyncContext, entity: str, dest: Record) -> Record:
         name = str(dest.fields.get("name", ""))
@@ -227,10 +276,3 @@ class UnitGroup:
     def _units(ctx: SyncContext, schedule_id: str) -> list[Record]:
         query = ModifiedQuery("uoms", filter=f"_uomscheduleid_value eq {schedule_id}", select=("name",))
         return list(ctx.dataverse.iter_modified(query))
-
-
-WRITE_RULES: dict[str, Callable[[], WriteRule]] = {
-    "unit-group": UnitGroup,
-    "sales-order-state": SalesOrderState,
-    "product-default-price-list": ProductDefaultPriceList,
-}

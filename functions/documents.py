@@ -7,13 +7,16 @@ or ``auto-*`` commands). ``auto_create_sales_orders`` / ``auto_process_sales_quo
 BC's 30-minute default. ``order_status_updates``: BC's "CRM Order Status Update Job" (every 7
 minutes, ``ORDER_STATUS_UPDATES_SCHEDULE``): timeline posts and order states from BC's events.
 ``customer_statistics``: BC's "CRM Statistics Job" (every 30 minutes, ``CUSTOMER_STATISTICS_SCHEDULE``):
-invoice payment states and account statistics.
+invoice payment states and account statistics. ``renew_bc_subscriptions`` (every 4 hours,
+``RENEW_BC_SUBSCRIPTIONS_SCHEDULE``): BC webhook subscriptions renewed before their 3-day expiry,
+re-created when BC dropped them.
 """
 
 import os
 
 import azure.functions as func
 
+from sync_core.app.bc_webhooks import run_subscription_renewal
 from sync_core.app.documents import (
     process_document_message,
     run_customer_statistics,
@@ -26,6 +29,7 @@ bp = func.Blueprint()
 
 
 ORDER_STATUS_SCHEDULE = "0 */7 * * * *"  # BC's CRM Order Status Update Job: every 7 minutes
+RENEW_SUBSCRIPTIONS_SCHEDULE = "0 0 */4 * * *"  # BC subscriptions live 3 days: check every 4 hours
 
 
 def _schedule(function_name: str, default: str = DEFAULT_SCHEDULE) -> str:
@@ -62,3 +66,13 @@ def auto_process_sales_quotes(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule=_schedule("customer_statistics"), use_monitor=True)
 def customer_statistics(timer: func.TimerRequest) -> None:
     run_customer_statistics()
+
+
+@bp.function_name("renew_bc_subscriptions")
+@bp.timer_trigger(
+    arg_name="timer",
+    schedule=_schedule("renew_bc_subscriptions", RENEW_SUBSCRIPTIONS_SCHEDULE),
+    use_monitor=True,
+)
+def renew_bc_subscriptions(timer: func.TimerRequest) -> None:
+    run_subscription_renewal()

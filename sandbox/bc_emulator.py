@@ -6,7 +6,8 @@ company-scoped sets ``companies(<id>)/<set>``, nested lines ``salesOrders(<id>)/
 ``If-Match`` required on PATCH (stale -> 409 ``Request_EntityChanged``), JSON ``$batch`` with
 ``Isolation: snapshot``. Bound actions on sales documents live in :mod:`sandbox.bc_actions`;
 BC's back office on them (release, posting, payments) in the admin routes and methods of
-:class:`sandbox.bc_documents_admin.SalesBackOffice`.
+:class:`sandbox.bc_documents_admin.SalesBackOffice`. Webhook subscriptions (``<root>/subscriptions``
+and their notifications) are :class:`sandbox.bc_subscriptions.BcSubscriptions`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from sandbox.bc_documents_admin import SalesBackOffice
 from sandbox.bc_model import BcModel, bc_error, etag
 from sandbox.bc_routing import ENVIRONMENT, TENANT, Target, not_found, resolve, run_batch
 from sandbox.bc_schema import COMPANION, NESTED_ONLY, VIEWS, BcView
+from sandbox.bc_subscription_api import subscription_target
+from sandbox.bc_subscriptions import BcSubscriptions, SubscriptionStore
 from sandbox.odata.engine import (
     OrderBy,
     QueryError,
     QueryOptions,
-    Store,
     execute,
     paginate,
     parse_query,
@@ -42,15 +44,16 @@ MAX_PAGE = 20000
 _DEFAULT_ORDER = ("number", "code", "sequence", "lineNo")
 
 
-class BcEmulator(SalesBackOffice, EmulatorServer):
+class BcEmulator(BcSubscriptions, SalesBackOffice, EmulatorServer):
     system = "bc"
     audience = AUDIENCE
 
     def __init__(self, token_verifier: TokenVerifier | None = None, *, page_size: int = MAX_PAGE):
         super().__init__(token_verifier, page_size, MAX_PAGE)
-        self.store = Store()
+        self.store = SubscriptionStore()
         self.model = BcModel(self.store)
         self.company_id = seed.BC_COMPANY_ID
+        self._install_subscriptions()
 
     @property
     def api_url(self) -> str:
@@ -62,6 +65,7 @@ class BcEmulator(SalesBackOffice, EmulatorServer):
 
     def seed_demo(self) -> None:
         with self.store.lock:
+            self.notifications.reset()
             self.store.clear()
             seed.seed_bc(self)
 
@@ -156,6 +160,8 @@ class BcEmulator(SalesBackOffice, EmulatorServer):
     # -- routing ------------------------------------------------------------------------------------
 
     def entity_of(self, req: Request) -> str | None:
+        if subscription_target(req.path) is not None:
+            return "subscriptions"
         try:
             target = resolve(self.model, req.path)
         except ApiError:
@@ -165,6 +171,9 @@ class BcEmulator(SalesBackOffice, EmulatorServer):
         return target.view.name if target.view else None
 
     def route(self, req: Request) -> Response:
+        answer = self.subscription_route(req)
+        if answer is not None:
+            return answer
         t = resolve(self.model, req.path)
         if t.kind == "service":
             names = [v.name for v in VIEWS.values() if v.api == t.api and v.name not in NESTED_ONLY]

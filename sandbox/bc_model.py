@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.bc_documents_schema import SERIES_TABLES
@@ -51,6 +52,8 @@ class BcModel:
         self._series: dict[tuple[str, str], int] = {}
         self._writes = 0
         self._lines_cache: dict[str, tuple[int, dict[str, list[dict]]]] = {}
+        # told of every stored write: (table, old row or None, new row or None)
+        self.observer: Callable[[str, dict | None, dict | None], None] | None = None
 
     @property
     def writes(self) -> int:
@@ -208,12 +211,16 @@ class BcModel:
         self._writes += 1
         self._reindex(table, old, row)
         note_activity(self, table, old, row)
+        if self.observer is not None:
+            self.observer(table, old, row)
 
     def remove(self, table: str, row: dict) -> None:
         self.store.table(table).pop(row["id"], None)
         self._writes += 1
         self._reindex(table, row, None)
         note_activity(self, table, row, None)
+        if self.observer is not None:
+            self.observer(table, row, None)
 
     def _reindex(self, table: str, old: dict | None, new: dict | None) -> None:
         self._fresh()

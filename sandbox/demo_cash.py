@@ -1,5 +1,7 @@
 """The lead-to-cash demo, continued: the invoice and the payments reach Dynamics 365 Sales.
 
+Before the quote (``demo_documents`` step 3): the app's BC webhook subscriptions are registered and
+a BC customer change reaches Sales within seconds, no timer involved (``bc_push_story``).
 After BC invoiced the order (``demo_documents``):
 7. BC's "Create in Dataverse" on the posted invoice (``create-in-dataverse POSTEDSALESINV-INV``):
    the invoice appears in Sales, linked to the CRM order (Your Reference), Active / Billed;
@@ -12,6 +14,7 @@ After BC invoiced the order (``demo_documents``):
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -41,6 +44,24 @@ def _balance(story: Story, account_id: str) -> str:
     account = dv.get("accounts", account_id) or {}
     row = dv.get("nav_accountstatisticses", account.get("_nav_accountstatisticsid_value") or "") or {}
     return f"balance {row.get('nav_balancelcy', 0):,.2f}, total sales {row.get('nav_totalsaleslcy', 0):,.2f}"
+
+
+def bc_push_story(story: Story, url: str, customer_id: str, account_id: str) -> None:
+    """BC's webhook subscriptions: a BC change reaches Sales with no timer tick."""
+    started = story.title("Register the app's BC webhook subscriptions (bc-subscriptions create)")
+    story.stack.bc.set_subscription_knobs(delay_s=1)  # BC coalesces for 30 s; the demo waits 1 s
+    story.command("bc-subscriptions", "create", "--url", url)
+    story.done(started, f"{len(story.stack.bc.subscription_rows())} subscriptions, handshakes answered")
+    started = story.title("A BC user changes the customer's phone number; no timer runs")
+    story.stack.bc.update("integrationCustomers", customer_id, {"phoneNo": "+44 121 555 0199"})
+    deadline = time.monotonic() + 60
+    while (story.stack.dataverse.get("accounts", account_id) or {}).get("telephone1") != "+44 121 555 0199":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the BC change did not reach Dataverse: see python -m sync_core jobs")
+        time.sleep(0.05)
+    story.done(
+        started, "the account's telephone1 in Sales (BC's notification -> the webhook route -> the queue)"
+    )
 
 
 def invoice_story(story: Story, invoice: dict[str, Any], coupled: Callable[[str, str], str]) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.dataverse_human import activate_quote, human_action, submit_order
-from sandbox.demo_cash import availability_story, invoice_story, payment_story
+from sandbox.demo_cash import availability_story, bc_push_story, invoice_story, payment_story
 from sandbox.stack import SandboxStack, environment, start_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,6 +244,9 @@ def main() -> int:
                     "dataverse-webhooks", "register", "--url", f"{runner.http_url}/api/webhooks/dataverse"
                 )
                 story.done(started, "service endpoint and steps created in Dataverse")
+                customer = next(r for r in stack.bc.rows("integrationCustomers") if r["number"] == CUSTOMER)
+                account = _couplings("CUSTOMER", CUSTOMER, stack, "integrationCustomers")
+                bc_push_story(story, f"{runner.http_url}/api/webhooks/bc", customer["id"], account)
                 revision = quote_story(story)
                 cash_story(story, back_office_story(story, order_story(story, revision)))
                 document_log(wiring.services())

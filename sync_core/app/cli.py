@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sync_core.app import documents, full_sync
+from sync_core.app import bc_webhooks, documents, full_sync
 from sync_core.app.operations import (
     error_rows,
     job_rows,
@@ -310,6 +310,16 @@ def _document_commands(sub: argparse._SubParsersAction) -> None:
         "--url", required=True, help="the app's webhook route, https://<app>/api/webhooks/dataverse"
     )
     p.set_defaults(func=cmd_dataverse_webhooks)
+    p = sub.add_parser(
+        "bc-subscriptions",
+        help="BC webhook subscriptions for every webhook-enabled set the sync reads",
+        parents=[_JSON],
+    )
+    p.add_argument("action", choices=("create", "renew", "list", "delete"))
+    p.add_argument(
+        "--url", help="the app's webhook route, https://<app>/api/webhooks/bc (create; renew to move)"
+    )
+    p.set_defaults(func=cmd_bc_subscriptions)
     p = _command(
         sub,
         "statistics",
@@ -320,6 +330,10 @@ def _document_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--customer-no", metavar="NO", help="only this customer (does not move the watermarks)")
     _command(sub, "auto-create-orders", _auto("order"), "run BC's auto-create selection now", mapping=False)
     _command(sub, "auto-process-quotes", _auto("quote"), "run BC's auto-process selection now", mapping=False)
+
+
+def cmd_bc_subscriptions(svc: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return bc_webhooks.subscriptions_command(svc, args.action, args.url)
 
 
 def cmd_statistics(svc: Services, args: argparse.Namespace) -> dict[str, Any]:

@@ -28,6 +28,7 @@ MAX_BODY = 64 * 1024
 class HttpResult:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None  # a text/plain answer instead of the JSON body (BC's handshake)
 
     def json(self) -> str:
         return json.dumps(self.body, separators=(",", ":"), default=str)

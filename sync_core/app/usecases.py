@@ -20,7 +20,9 @@ from sync_core.state.ports import JobRun, MessageQueue, SyncErrorEntry
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.outcome import Outcome
 from sync_core.sync.engine.record import RecordSynchronizer
+from sync_core.sync.jobs.bc_notifications import CATCH_UP
 from sync_core.sync.jobs.job_queue import run_scheduled
+from sync_core.sync.jobs.mapping_job import run_mapping_job
 from sync_core.sync.jobs.webhook_intake import enqueue_dataverse_event
 from sync_core.sync.messages import RecordMessage
 from sync_core.webhooks.dataverse import WebhookError, authenticate, parse
@@ -49,6 +51,9 @@ def process_record_message(
     message = RecordMessage.from_json(body)
     context = _context(ctx)
     try:
+        if message.reason == CATCH_UP:  # a BC `collection` notification: the mapping's job, now
+            runs = run_mapping_job(context, message.mapping, trigger="webhook collection")
+            return Outcome("unchanged", f"catch-up: {sum(r.enqueued for r in runs)} record(s) enqueued")
         return RecordSynchronizer(context).process(message)
     except TransientError as exc:
         if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:

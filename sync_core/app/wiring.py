@@ -28,6 +28,7 @@ from sync_core.state.queues import AzureMessageQueue
 from sync_core.state.stores import StateStores, table_stores
 from sync_core.sync.context import BcReferenceData, SyncContext
 from sync_core.systems.bc import BcAdapter
+from sync_core.systems.bc_subscriptions import BcSubscriptionApi
 from sync_core.systems.dataverse import DataverseAdapter
 
 
@@ -47,6 +48,7 @@ class Services:
     control_queue: MessageQueue
     document_queue: MessageQueue
     availability: AvailabilityCache
+    bc_subscriptions: BcSubscriptionApi
 
     def sync_context(self) -> SyncContext:
         """One job run's or message's view: the catalog with the operators' runtime settings as
@@ -93,6 +95,7 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
         control_queue=AzureMessageQueue(settings.storage_connection, CONTROL_QUEUE),
         document_queue=AzureMessageQueue(settings.storage_connection, DOCUMENT_QUEUE),
         availability=AvailabilityCache(),
+        bc_subscriptions=BcSubscriptionApi(v2, companion, settings.bc_company_id),
     )
 
 

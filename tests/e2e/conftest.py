@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import function_app
 from sandbox.odata.protocol import Request, Response
+from sandbox.runner import LocalRunner
 from sandbox.stack import SandboxStack, environment, start_stack
 from sync_core.app import wiring
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -24,6 +29,18 @@ def stack() -> Iterator[SandboxStack]:
     finally:
         wiring.reset()
         running.stop()
+
+
+@pytest.fixture
+def runner(stack: SandboxStack) -> Iterator[LocalRunner]:
+    """The function app served by the local runner (HTTP routes and queue polling; no timer)."""
+    host = json.loads((ROOT / "host.json").read_text())
+    local = LocalRunner(function_app.app, host_json=host)
+    local.start(http=True, timers=False, queues=True)
+    try:
+        yield local
+    finally:
+        local.stop()
 
 
 @pytest.fixture

@@ -68,8 +68,14 @@ def http(
     body: bytes = b"",
     headers: dict | None = None,
     route_params: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
 ) -> func.HttpResponse:
     req = func.HttpRequest(
-        method=method, url=url, headers=headers or {}, params={}, route_params=route_params or {}, body=body
+        method=method,
+        url=url,
+        headers=headers or {},
+        params=params or {},
+        route_params=route_params or {},
+        body=body,
     )
     return user_functions()[name](req)

@@ -39,3 +39,29 @@ def test_document_latency_bench_smoke() -> None:
     assert 0 < figures["p50_s"] <= figures["p95_s"] <= figures["max_s"]
     assert figures["http_per_order"] > 0 and figures["table_ops_per_order"] > 0
     assert figures["command"].startswith("python -m bench.document_latency --orders 5")
+
+
+def _bench(module: str, *flags: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", module, *flags],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads(done.stdout[done.stdout.index("{\n") :])
+
+
+def test_change_latency_bench_smoke() -> None:
+    """Both webhook directions, N = 5 changes each: every change arrives, figures reported."""
+    figures = _bench("bench.change_latency", "--changes", "5", "--latency-ms", "0", "--rate", "0")
+    for direction in ("bc_to_dataverse", "dataverse_to_bc"):
+        found = figures[direction]
+        assert (found["changes"], found["arrived"]) == (5, 5), direction
+        assert 0 < found["p50_s"] <= found["p95_s"] <= found["max_s"]
+
+
+def test_statistics_bench_smoke() -> None:
+    """The statistics job on 3 customers: the no-change runs write nothing to Dataverse."""
+    runs = _bench("bench.statistics_requests", "--customers", "3")["runs"]
+    assert [r["run"] for r in runs] == ["initial upload", "no change", "one payment", "no change"]
+    assert runs[0]["dataverse_writes"] >= 6 and runs[2]["dataverse_writes"] == 2
+    assert runs[1]["dataverse_writes"] == runs[3]["dataverse_writes"] == runs[1]["dataverse_requests"] == 0

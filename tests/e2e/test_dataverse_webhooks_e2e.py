@@ -6,30 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
-
-import function_app
 from sandbox.runner import LocalRunner
 from sandbox.stack import SandboxStack
 from tests.e2e.operator_support import command_json
 from tests.e2e.sales_world import bc_documents, crm_document, prepare_sales, submit
 from tests.e2e.world import context
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-@pytest.fixture
-def runner(stack: SandboxStack) -> Iterator[LocalRunner]:
-    host = json.loads((ROOT / "host.json").read_text())
-    local = LocalRunner(function_app.app, host_json=host)
-    local.start(http=True, timers=False, queues=True)
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 def _steps(stack: SandboxStack) -> dict[str, dict]:

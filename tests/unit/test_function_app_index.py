@@ -54,8 +54,9 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
         "auto_process_sales_quotes",
         "order_status_updates",
         "customer_statistics",
+        "renew_bc_subscriptions",
     }
-    routes = {"dataverse_webhook", "health", "item_availability"}
+    routes = {"dataverse_webhook", "bc_webhook", "health", "item_availability"}
     assert set(functions) == timers | manage | queues | documents | routes
     timer = functions["sync_currency"][0]
     assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
@@ -83,6 +84,7 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
         "auto_process_sales_quotes": "0 */30 * * * *",
         "order_status_updates": "0 */7 * * * *",  # BC's CRM Order Status Update Job
         "customer_statistics": "0 */30 * * * *",  # BC's CRM Statistics Job
+        "renew_bc_subscriptions": "0 0 */4 * * *",  # subscriptions expire after 3 days
     }
     hook = functions["dataverse_webhook"][0]
     assert (hook["route"], hook["methods"], hook["authLevel"]) == (

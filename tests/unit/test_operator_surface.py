@@ -39,14 +39,15 @@ COMMANDS = [
     "auto-process-quotes",
     "statistics",
     "dataverse-webhooks",
+    "bc-subscriptions",
 ]
-# design.md "Operator commands (fixed)": the first table and the second one so far
-# (bc-subscriptions comes with the BC subscriptions issue).
+# design.md "Operator commands (fixed)": both tables.
 FIXED_COMMANDS = [
     *("mappings", "mapping-set", "run", "couple", "uncouple", "create-in-dataverse", "create-in-bc"),
     *("sync-now", "match-couple", "full-sync", "restore", "retry", "errors", "jobs"),
     *("process-order", "process-quote", "auto-create-orders", "auto-process-quotes", "statistics"),
     "dataverse-webhooks",
+    "bc-subscriptions",
 ]
 
 

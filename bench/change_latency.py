@@ -115,7 +115,9 @@ def measure(stack: SandboxStack, args: argparse.Namespace) -> dict[str, Any]:
     assert child.stdin is not None and child.stdout is not None
     try:
         url = json.loads(child.stdout.readline())["url"]
-        stack.bc.set_subscription_knobs(delay_s=0)
+        # BC's coalescing delay off; a notification the busy app did not take in time is retried
+        # after seconds, not BC's minutes (the figures are the app's latency, not BC's back-off)
+        stack.bc.set_subscription_knobs(delay_s=0, timeout_s=30, retry_delays_s=[1, 2, 5])
         registrations = (
             ["bc-subscriptions", "create", "--url", f"{url}/api/webhooks/bc"],
             ["dataverse-webhooks", "register", "--url", f"{url}/api/webhooks/dataverse"],

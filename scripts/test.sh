@@ -9,4 +9,5 @@ bash scripts/setup.sh
 .venv/bin/ruff format --check .
 .venv/bin/mypy                 # sync_core, settings in pyproject.toml [tool.mypy]
 .venv/bin/lint-imports         # layers, forbidden imports, no cycles: pyproject.toml [tool.importlinter]
+bash scripts/checkov.sh        # infra/: checkov over the Bicep templates, offline (skips inline, justified)
 exec .venv/bin/python -m pytest "$@"

@@ -23,8 +23,8 @@ CONTROL_QUEUE = "sync-control"  # full synchronization's line and check messages
 DOCUMENT_QUEUE = "sync-documents"  # one message per CRM order or quote to process (process_document)
 MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount: the last attempt before poison
 
+STORAGE = "AzureWebJobsStorage"  # or, keyless, AzureWebJobsStorage__accountName (+ __credential, __clientId)
 REQUIRED = (
-    "AzureWebJobsStorage",
     "SYNC_TENANT_ID",
     "SYNC_CLIENT_ID",
     "SYNC_CLIENT_SECRET",
@@ -36,8 +36,52 @@ REQUIRED = (
 
 
 @dataclass(frozen=True)
+class StorageTarget:
+    """Where the tables and queues are, as the Functions host reads it: a connection string (the
+    local stack), or an account by name with a token credential (a managed identity: no key)."""
+
+    connection_string: str = field(default="", repr=False)
+    account_name: str = ""
+    table_uri: str = ""
+    queue_uri: str = ""
+    credential_kind: str = ""  # "managedidentity", or "" for azure-identity's default chain
+    client_id: str = ""
+
+    @property
+    def keyless(self) -> bool:
+        return not self.connection_string
+
+
+def _service_uri(env: Mapping[str, str], service: str, account: str) -> str:
+    given = env.get(f"{STORAGE}__{service}ServiceUri", "").strip()
+    if given:
+        return given.rstrip("/")
+    if not account:
+        raise ConfigError(f"setting {STORAGE}__accountName (or {STORAGE}__{service}ServiceUri) is missing")
+    return f"https://{account}.{service}.core.windows.net"
+
+
+def storage_target(env: Mapping[str, str]) -> StorageTarget | None:
+    """``AzureWebJobsStorage``, else the keyless ``AzureWebJobsStorage__*`` settings; None if neither."""
+    connection = env.get(STORAGE, "").strip()
+    if connection:
+        return StorageTarget(connection_string=connection)
+    account = env.get(f"{STORAGE}__accountName", "").strip()
+    uris = [env.get(f"{STORAGE}__{s}ServiceUri", "").strip() for s in ("table", "queue")]
+    if not account and not any(uris):
+        return None
+    return StorageTarget(
+        account_name=account,
+        table_uri=_service_uri(env, "table", account),
+        queue_uri=_service_uri(env, "queue", account),
+        credential_kind=env.get(f"{STORAGE}__credential", "").strip(),
+        client_id=env.get(f"{STORAGE}__clientId", "").strip(),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
-    storage_connection: str
+    storage: StorageTarget
     tenant_id: str
     client_id: str
     client_secret: str = field(repr=False)
@@ -47,6 +91,11 @@ class Settings:
     webhook_secret: str = field(repr=False)
     authority_host: str = DEFAULT_AUTHORITY_HOST
     bc_scope: str = DEFAULT_BC_SCOPE
+
+    @property
+    def storage_connection(self) -> str:
+        """The connection string ("" with identity-based storage)."""
+        return self.storage.connection_string
 
     @property
     def dataverse_api_root(self) -> str:
@@ -82,14 +131,17 @@ def _require_guid(name: str, value: str) -> str:
 
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Build and validate settings from a mapping (the environment, or a test's dict)."""
+    storage = storage_target(env)
     missing = [name for name in REQUIRED if not env.get(name, "").strip()]
-    if missing:
+    if storage is None:
+        missing.insert(0, STORAGE)
+    if missing or storage is None:
         raise ConfigError(f"missing settings: {', '.join(missing)}")
     authority = env.get("SYNC_AUTHORITY_HOST", "").strip() or DEFAULT_AUTHORITY_HOST
     if urlparse(authority).scheme != "https":
         raise ConfigError("setting SYNC_AUTHORITY_HOST must be an https URL")
     return Settings(
-        storage_connection=env["AzureWebJobsStorage"].strip(),
+        storage=storage,
         tenant_id=env["SYNC_TENANT_ID"].strip(),
         client_id=env["SYNC_CLIENT_ID"].strip(),
         client_secret=env["SYNC_CLIENT_SECRET"],

@@ -37,6 +37,7 @@ from sync_core.state.full_sync_review import (
     normalize_review,
 )
 from sync_core.state.ports import OUTCOMES
+from sync_core.state.storage_account import StorageRef
 from sync_core.state.tables import check_prefix, table_client
 
 logger = logging.getLogger(__name__)
@@ -239,6 +240,6 @@ class TableFullSyncReviewStore:
                 client.submit_transaction(batch)
 
 
-def full_sync_review_store(conn_str: str, prefix: str = "bcsync") -> FullSyncReviewStore:
+def full_sync_review_store(conn_str: StorageRef, prefix: str = "bcsync") -> FullSyncReviewStore:
     """The Table Storage store over table ``<prefix>fullsyncreview`` (created on first use)."""
     return TableFullSyncReviewStore(table_client(conn_str, f"{check_prefix(prefix)}fullsyncreview"))

@@ -24,6 +24,7 @@ from sync_core.errors import AlreadyExistsError, ConflictError
 from sync_core.mapping.overrides import SCALARS, MappingOverrides
 from sync_core.state.azure_common import LazyTable, mapped_errors
 from sync_core.state.common import key_escape
+from sync_core.state.storage_account import StorageRef
 from sync_core.state.tables import check_prefix, table_client
 
 ROW_KEY = "settings"
@@ -146,7 +147,7 @@ class TableMappingSettingsStore:
         return replace(from_columns(entity, None), etag=str(result["etag"]))
 
 
-def mapping_settings_store(conn_str: str, prefix: str = "bcsync") -> TableMappingSettingsStore:
+def mapping_settings_store(conn_str: StorageRef, prefix: str = "bcsync") -> TableMappingSettingsStore:
     """The Table Storage store over ``<prefix>mappingsettings`` (no I/O until first use)."""
     check_prefix(prefix)
     return TableMappingSettingsStore(table_client(conn_str, f"{prefix}mappingsettings"))

@@ -14,15 +14,17 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 
 from sync_core.state.azure_common import CreateOnce, classify
 from sync_core.state.memory import MemoryMessageQueue
+from sync_core.state.storage_account import StorageRef
+from sync_core.state.storage_account import queue_client as storage_queue_client
 
 __all__ = ["AzureMessageQueue", "MemoryMessageQueue", "queue_client"]
 
 logger = logging.getLogger(__name__)
 
 
-def queue_client(conn_str: str, name: str) -> QueueClient:
+def queue_client(conn_str: StorageRef, name: str) -> QueueClient:
     """A QueueClient that writes and reads Base64 text (the Functions trigger's format)."""
-    return QueueClient.from_connection_string(
+    return storage_queue_client(
         conn_str,
         name,
         message_encode_policy=TextBase64EncodePolicy(),
@@ -33,7 +35,7 @@ def queue_client(conn_str: str, name: str) -> QueueClient:
 class AzureMessageQueue:
     """MessageQueue over one storage queue; the queue is created on the first send."""
 
-    def __init__(self, conn_str: str, name: str) -> None:
+    def __init__(self, conn_str: StorageRef, name: str) -> None:
         self.name = name
         self._client = queue_client(conn_str, name)
         self._ensure = CreateOnce(f"queue {name}", self._client.create_queue)

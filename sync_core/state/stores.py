@@ -12,6 +12,7 @@ from sync_core.state.memory import (
     MemoryWatermarkStore,
 )
 from sync_core.state.ports import CouplingStore, JobLogStore, SyncErrorStore, WatermarkStore
+from sync_core.state.storage_account import StorageRef
 from sync_core.state.tables import TableCouplingStore, TableWatermarkStore, check_prefix, table_client
 from sync_core.state.tables_log import TableJobLogStore, TableSyncErrorStore
 
@@ -36,7 +37,7 @@ def memory_stores() -> StateStores:
     )
 
 
-def table_stores(conn_str: str, prefix: str = "bcsync") -> StateStores:
+def table_stores(conn_str: StorageRef, prefix: str = "bcsync") -> StateStores:
     """Table Storage stores over tables ``<prefix>couplings``, ``<prefix>watermarks``,
     ``<prefix>jobruns``, ``<prefix>joboutcomes``, ``<prefix>syncerrors``, ``<prefix>documentsteps``.
 

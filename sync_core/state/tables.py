@@ -36,6 +36,8 @@ from sync_core.state.common import (
     to_utc,
 )
 from sync_core.state.ports import Coupling, DirectionStatus, Watermark
+from sync_core.state.storage_account import StorageRef
+from sync_core.state.storage_account import table_client as storage_table_client
 from sync_core.vocabulary import Direction
 
 logger = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ _STATUS_ATTRS = ("to_dataverse", "to_bc")  # Coupling attributes = column prefix
 _PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,51}")
 
 
-def table_client(conn_str: str, name: str) -> TableClient:
-    return TableClient.from_connection_string(conn_str, table_name=name)
+def table_client(conn_str: StorageRef, name: str) -> TableClient:
+    return storage_table_client(conn_str, name)
 
 
 def check_prefix(prefix: str) -> str:

@@ -52,7 +52,8 @@ def _bench(module: str, *flags: str) -> dict:
 
 def test_change_latency_bench_smoke() -> None:
     """Both webhook directions, N = 5 changes each: every change arrives, figures reported."""
-    figures = _bench("bench.change_latency", "--changes", "5", "--latency-ms", "0", "--rate", "0")
+    flags = ("--changes", "5", "--latency-ms", "0", "--rate", "0", "--timeout", "100")
+    figures = _bench("bench.change_latency", *flags)
     for direction in ("bc_to_dataverse", "dataverse_to_bc"):
         found = figures[direction]
         assert (found["changes"], found["arrived"]) == (5, 5), direction

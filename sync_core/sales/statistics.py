@@ -130,6 +130,7 @@ class AccountStatistics:
     def run(self, customer_no: str | None = None) -> dict[str, Any]:
         started = self.ctx.clock()
         form = f"customer {customer_no}" if customer_no else "all customers"
+        one = self._one_customer(customer_no) if customer_no else None  # refused before any job run
         invoice_run = start_run(
             self.ctx, INVOICE_MAPPING, "to-dataverse", f"Payment status, {form}", "statistics"
         )
@@ -138,7 +139,7 @@ class AccountStatistics:
         stats_run = start_run(
             self.ctx, CUSTOMER_MAPPING, "to-dataverse", f"Customer statistics, {form}", "statistics"
         )
-        report = self._statistics(stats_run, customer_no, started)
+        report = self._statistics(stats_run, one, started)
         finish_run(self.ctx, stats_run, sum(report.counts.values()))
         log.info("customer statistics (job %s): %s", stats_run.job_id, report.as_dict())
         return {"statistics": report.as_dict(), "payment status": payments.as_dict(),
@@ -146,13 +147,16 @@ class AccountStatistics:
 
     # -- which customers ----------------------------------------------------------------------------
 
-    def _statistics(self, run: JobRun, customer_no: str | None, started: datetime) -> StatisticsReport:
+    def _statistics(
+        self, run: JobRun, one: tuple[Coupling, Mapping[str, Any] | None] | None, started: datetime
+    ) -> StatisticsReport:
+        """One customer (``one``: the per-customer form), or every customer BC's job takes."""
         since = self.steps.steps(STATUS_KEY).get(TIME_STEP) or ""
         report = StatisticsReport(time_from=since, time_to=since)
-        work = [self._one_customer(customer_no)] if customer_no else self._all_customers(since)
+        work = [one] if one is not None else self._all_customers(since)
         for coupling, row in work:
             self._customer(run, coupling, row, report)
-        if customer_no is None and not report.unexpected:
+        if one is None and not report.unexpected:
             report.time_to = started.isoformat()
             self.steps.mark(STATUS_KEY, TIME_STEP, report.time_to)
         return report

@@ -221,8 +221,10 @@ def test_the_command_for_one_customer(stack: SandboxStack, world: SyncContext) -
     assert TIME_STEP not in _watermarks(world)  # the per-customer form moves nothing
     again = command_json("statistics", "--customer-no", "40000")
     assert again["statistics"]["unchanged"] == 1
+    runs = len(world.stores.job_log.list_runs())
     refused = run_command("statistics", "--customer-no", "NOPE", expect=1)
     assert "There is no customer NOPE in Business Central." in refused.stderr
+    assert len(world.stores.job_log.list_runs()) == runs  # refused before any job run started
     text = run_command("statistics", "--customer-no", "30000", expect=1)  # exists, not coupled
     assert "Customer 30000 is not coupled to a Dataverse account." in text.stderr
     assert json.loads(run_command("--json", "statistics").stdout)["statistics"]["inserted"] == 1  # 10000

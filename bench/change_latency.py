@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.document_latency import percentile
+from bench.stack_run import couple_new_customers, on_stack
 from sandbox.odata.protocol import Request, Response
-from sandbox.stack import SandboxStack, environment, start_stack
+from sandbox.stack import SandboxStack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,24 +69,6 @@ class Arrivals:
         server.route = watched
 
 
-def couple_customers(stack: SandboxStack, count: int) -> list[tuple[str, str]]:
-    """``count`` new BC customers created in Dataverse and coupled: (customer id, account id)."""
-    from sync_core.app.wiring import services
-    from sync_core.sync.engine.record import RecordSynchronizer
-    from sync_core.sync.messages import RecordMessage
-
-    ctx, pairs = services().sync_context(), []
-    for n in range(count):
-        row = stack.bc.insert("integrationCustomers", {"number": f"L{n:05d}", "name": f"Latency {n}"})
-        outcome = RecordSynchronizer(ctx).process(
-            RecordMessage("CUSTOMER", "to-dataverse", row["id"], "bench", "command")
-        )
-        if outcome.outcome != "inserted":
-            raise RuntimeError(f"customer L{n:05d} was not created in Dataverse: {outcome.message}")
-        pairs.append((row["id"], outcome.destination_id))
-    return pairs
-
-
 def _figures(sent: dict[str, float], arrived: dict[str, float]) -> dict[str, Any]:
     latencies = [arrived[k] - t for k, t in sent.items() if k in arrived]
     return {
@@ -107,7 +90,7 @@ def measure(stack: SandboxStack, args: argparse.Namespace) -> dict[str, Any]:
     from sandbox.demo_documents import quiet
     from sync_core.app.cli import main as cli
 
-    pairs = couple_customers(stack, args.changes)
+    pairs = couple_new_customers(stack, "L", args.changes)
     child = subprocess.Popen(
         [sys.executable, "-m", "bench.change_latency", "--worker"],
         cwd=ROOT, env=dict(os.environ), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -169,15 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker()
         return 0
-    stack = start_stack()
-    try:
-        with environment(stack.settings()):
-            from sync_core.app import wiring
-
-            wiring.reset()
-            figures = measure(stack, args)
-    finally:
-        stack.stop()
+    figures = on_stack(lambda stack: measure(stack, args))
     flags = f"--changes {args.changes} --latency-ms {args.latency_ms:g} --rate {args.rate:g}"
     print(json.dumps({"command": f"python -m bench.change_latency {flags}", **figures}, indent=2))
     complete = all(f["arrived"] == f["changes"] for f in figures.values())

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.full_sync import StorageCounter
+from bench.stack_run import on_stack
 from sandbox.dataverse_human import submit_order
-from sandbox.stack import SandboxStack, environment, start_stack
+from sandbox.stack import SandboxStack
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEMS = ("1896-S", "1928-S")
@@ -216,15 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         worker(args.worker, args.timeout)
         return 0
-    stack = start_stack()
-    try:
-        with environment(stack.settings()):
-            from sync_core.app import wiring
-
-            wiring.reset()
-            figures = measure(stack, args)
-    finally:
-        stack.stop()
+    figures = on_stack(lambda stack: measure(stack, args))
     flags = (
         f"--orders {args.orders} --lines {args.lines} --latency-ms {args.latency_ms:g} --rate {args.rate:g}"
     )

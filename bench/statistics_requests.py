@@ -24,7 +24,8 @@ import sys
 from typing import Any
 
 from bench.full_sync import StorageCounter
-from sandbox.stack import SandboxStack, environment, start_stack
+from bench.stack_run import couple_new_customers, on_stack
+from sandbox.stack import SandboxStack
 
 ORDER = "S-ORD101001"  # customer 10000, items 1896-S and 1906-S
 
@@ -42,11 +43,7 @@ def prepare(stack: SandboxStack, customers: int) -> dict[str, Any]:
     RecordSynchronizer(ctx).process(
         RecordMessage("ITEM-PRODUCT", "to-dataverse", item["id"], "bench", "command")
     )
-    for n in range(customers - 1):
-        row = stack.bc.insert("integrationCustomers", {"number": f"B{n:05d}", "name": f"Bench customer {n}"})
-        msg = RecordMessage("CUSTOMER", "to-dataverse", row["id"], "bench", "command")
-        if RecordSynchronizer(ctx).process(msg).outcome != "inserted":
-            raise RuntimeError(f"customer B{n:05d} was not created in Dataverse")
+    couple_new_customers(stack, "B", customers - 1)
     order = next(d for d in stack.bc.rows("salesDocuments") if d["number"] == ORDER)
     invoice = stack.bc.post_sales_invoice(order["id"], ship=True)
     msg = RecordMessage("POSTEDSALESINV-INV", "to-dataverse", invoice["id"], "bench", "command")
@@ -105,15 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=200)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    stack = start_stack()
-    try:
-        with environment(stack.settings()):
-            from sync_core.app import wiring
-
-            wiring.reset()
-            runs = measure(stack, args.customers)
-    finally:
-        stack.stop()
+    runs = on_stack(lambda stack: measure(stack, args.customers))
     command = f"python -m bench.statistics_requests --customers {args.customers}"
     print(json.dumps({"command": command, "customers": args.customers, "runs": runs}, indent=2))
     return 0

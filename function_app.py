@@ -12,6 +12,7 @@ from functions.control import bp as control_bp
 from functions.documents import bp as documents_bp
 from functions.http import bp as http_bp
 from functions.queues import bp as queues_bp
+from functions.status import bp as status_bp
 from functions.timers import bp as timers_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -22,3 +23,4 @@ app.register_functions(admin_bp)
 app.register_functions(control_bp)
 app.register_functions(admin_full_sync_bp)
 app.register_functions(documents_bp)
+app.register_functions(status_bp)

@@ -1,6 +1,7 @@
 // bcsync on Azure (Azure Developer CLI layout): one resource group holding a Flex Consumption
 // function app (Python 3.11), its storage account (no shared keys), a user-assigned managed
-// identity, Log Analytics + Application Insights, and a Key Vault for the two secrets.
+// identity, Log Analytics + Application Insights, and a Key Vault for the two secrets (or, for
+// sign-in, a Key Vault certificate instead of the client secret).
 //
 // The Bicep CLI cannot be installed on our CI machines: these templates are checked by checkov
 // (scripts/checkov.sh) and by tests/unit/test_infra.py only, never compiled there. Keep them plain.
@@ -28,9 +29,11 @@ param syncTenantId string = ''
 param syncClientId string
 
 @secure()
-@minLength(1)
-@description('SYNC_CLIENT_SECRET: client secret of that app registration; stored in Key Vault only.')
-param syncClientSecret string
+@description('SYNC_CLIENT_SECRET: client secret of that app registration; stored in Key Vault only. Empty when syncClientCertificateName is given.')
+param syncClientSecret string = ''
+
+@description('Name of a Key Vault certificate in the vault of this deployment to sign in with instead of the client secret (SYNC_CLIENT_CERTIFICATE, a Key Vault reference to the secret of that certificate). Empty: the client secret. docs/operations.md, section 1.')
+param syncClientCertificateName string = ''
 
 @description('SYNC_AUTHORITY_HOST. Empty: https://login.microsoftonline.com')
 param syncAuthorityHost string = ''
@@ -105,6 +108,7 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     clientSecret: syncClientSecret
+    clientCertificateName: syncClientCertificateName
     webhookSecret: webhookSecret
     readerPrincipalId: identity.outputs.principalId
     operatorPrincipalId: principalId
@@ -141,6 +145,7 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     clientSecretUri: keyVault.outputs.clientSecretUri
+    clientCertificateSecretUri: keyVault.outputs.clientCertificateSecretUri
     webhookSecretUri: keyVault.outputs.webhookSecretUri
     syncTenantId: empty(syncTenantId) ? tenant().tenantId : syncTenantId
     syncClientId: syncClientId

@@ -1,11 +1,15 @@
 """A local sign-in authority (an msal-compatible stand-in for Microsoft Entra ID) over HTTPS.
 
 It makes its own CA and a server certificate for 127.0.0.1/localhost, and serves OIDC discovery and
-the client-credentials token endpoint. Tokens are JWT-shaped (HS256 with a key only the authority
-holds); the emulators call ``verify`` to check them and then check ``aud`` themselves.
+the client-credentials token endpoint. A client signs in with a client secret or with a client
+assertion signed by a certificate's key (``authority_assertions``); like an app registration, a
+client may hold several secrets and certificates at once (rotation). Tokens are JWT-shaped (HS256
+with a key only the authority holds); the emulators call ``verify`` to check them and then check
+``aud`` themselves.
 
     authority = Authority(); authority.start()
     authority.register_client(tenant, client_id, secret)
+    authority.register_client_certificate(tenant, client_id, certificate_pem)
     # SYNC_AUTHORITY_HOST = authority.url; REQUESTS_CA_BUNDLE = authority.ca_bundle
 """
 
@@ -22,12 +26,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
+from sandbox.authority_assertions import AssertionVerifier, Refusal, RegisteredCertificate
 from sandbox.certs import make_tls_files
 
 log = logging.getLogger(__name__)
@@ -39,8 +44,9 @@ TOKEN_LIFETIME = 3600
 class _Client:
     tenant_id: str
     client_id: str
-    secret_hash: bytes
     object_id: str
+    secret_hashes: tuple[bytes, ...] = ()
+    certificates: tuple[RegisteredCertificate, ...] = ()
 
 
 def _b64url(data: bytes) -> str:
@@ -54,7 +60,7 @@ def _b64url_decode(text: str) -> bytes:
 class Authority:
     """The local authority; ``url`` is the value for ``SYNC_AUTHORITY_HOST``."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, reject_replayed_assertions: bool = False) -> None:
         self._tmp = None if directory is not None else tempfile.TemporaryDirectory(prefix="authority-")
         self.directory = Path(directory) if directory is not None else Path(self._tmp.name)  # type: ignore[union-attr]
         self._key = secrets.token_bytes(32)
@@ -65,6 +71,7 @@ class Authority:
         self._faults: list[int] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.assertions = AssertionVerifier(reject_replays=reject_replayed_assertions)
         self.tls = make_tls_files(self.directory)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -120,12 +127,29 @@ class Authority:
     def register_client(
         self, tenant_id: str, client_id: str, client_secret: str, object_id: str | None = None
     ) -> str:
-        """Register an app (client credentials); returns its object id (the token's ``oid``)."""
-        oid = object_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{client_id}"))
+        """Register an app, or add a client secret to it; returns its object id (the token's ``oid``)."""
         digest = hashlib.sha256(client_secret.encode("utf-8")).digest()
         with self._lock:
-            self._clients[client_id] = _Client(tenant_id, client_id, digest, oid)
-        return oid
+            client = self._client(tenant_id, client_id, object_id)
+            self._clients[client_id] = replace(client, secret_hashes=(*client.secret_hashes, digest))
+        return client.object_id
+
+    def register_client_certificate(
+        self, tenant_id: str, client_id: str, certificate_pem: str | bytes, object_id: str | None = None
+    ) -> str:
+        """Upload a certificate (its public part, PEM) to an app, registering the app if needed."""
+        registered = RegisteredCertificate.from_pem(certificate_pem)
+        with self._lock:
+            client = self._client(tenant_id, client_id, object_id)
+            self._clients[client_id] = replace(client, certificates=(*client.certificates, registered))
+        return client.object_id
+
+    def _client(self, tenant_id: str, client_id: str, object_id: str | None) -> _Client:
+        known = self._clients.get(client_id)
+        if known is not None and known.tenant_id == tenant_id:
+            return known
+        oid = object_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{client_id}"))
+        return _Client(tenant_id, client_id, oid)
 
     @property
     def token_requests(self) -> int:
@@ -210,11 +234,11 @@ class Authority:
         if not secret and basic is not None:
             client_id, secret = basic
         client = self._clients.get(client_id)
-        digest = hashlib.sha256(secret.encode("utf-8")).digest()
         if client is None or client.tenant_id != tenant_id:
             return 400, _oauth_error("unauthorized_client", f"AADSTS700016: app {client_id} not found")
-        if not hmac.compare_digest(digest, client.secret_hash):
-            return 401, _oauth_error("invalid_client", "AADSTS7000215: Invalid client secret provided.")
+        refused = self._authenticate(client, form, secret)
+        if refused is not None:
+            return refused
         resources = [s for s in scope.split() if s]
         if len(resources) != 1 or not resources[0].endswith("/.default"):
             return 400, _oauth_error("invalid_scope", "AADSTS1002012: one '<resource>/.default' scope")
@@ -222,6 +246,32 @@ class Authority:
         token = self.issue_token(client, audience)
         body = {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "ext_expires_in": TOKEN_LIFETIME}
         return 200, {**body, "access_token": token}
+
+    def _authenticate(
+        self, client: _Client, form: dict[str, str], secret: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        """None when the client proved itself with a secret or an assertion, else the refusal."""
+        if form.get("client_assertion") or form.get("client_assertion_type"):
+            if secret:
+                return 400, _oauth_error(
+                    "invalid_request", "give client_secret or client_assertion, not both"
+                )
+            endpoint = self.discovery(client.tenant_id)["token_endpoint"]
+            try:
+                self.assertions.verify(form, client.client_id, client.certificates, endpoint)
+            except Refusal as refusal:
+                return refusal.status, _oauth_error(refusal.error, refusal.description)
+            return None
+        if not secret:
+            description = (
+                "AADSTS7000218: The request body must contain the following parameter: "
+                "'client_assertion' or 'client_secret'."
+            )
+            return 401, _oauth_error("invalid_client", description)
+        digest = hashlib.sha256(secret.encode("utf-8")).digest()
+        if not any(hmac.compare_digest(digest, known) for known in client.secret_hashes):
+            return 401, _oauth_error("invalid_client", "AADSTS7000215: Invalid client secret provided.")
+        return None
 
     def discovery(self, tenant_id: str) -> dict[str, Any]:
         base = f"{self.url}/{tenant_id}"
@@ -232,7 +282,12 @@ class Authority:
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "response_types_supported": ["code", "token"],
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "client_secret_basic",
+                "private_key_jwt",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256"],
             "tenant_region_scope": "LOCAL",
         }
 

@@ -1,7 +1,8 @@
 """Typed settings read from the environment (the fixed configuration contract of design.md).
 
 Read once per worker (``load_settings`` is cached) and validated then: a bad or missing setting is
-a ``ConfigError`` naming the setting, never its value (values may be secrets).
+a ``ConfigError`` naming the setting, never its value (values may be secrets). The app signs in
+with a client secret or a certificate, exactly one (``sync_core.credentials``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from sync_core.credentials import (
+    CREDENTIAL_NAMES,
+    CREDENTIAL_SETTINGS,
+    ClientCertificate,
+    client_credential,
+)
 from sync_core.errors import ConfigError
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -24,10 +31,9 @@ DOCUMENT_QUEUE = "sync-documents"  # one message per CRM order or quote to proce
 MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount: the last attempt before poison
 
 STORAGE = "AzureWebJobsStorage"  # or, keyless, AzureWebJobsStorage__accountName (+ __credential, __clientId)
-REQUIRED = (
+REQUIRED = (  # and one credential: SYNC_CLIENT_SECRET or a certificate (sync_core.credentials)
     "SYNC_TENANT_ID",
     "SYNC_CLIENT_ID",
-    "SYNC_CLIENT_SECRET",
     "BC_API_URL",
     "BC_COMPANY_ID",
     "DATAVERSE_URL",
@@ -91,6 +97,8 @@ class Settings:
     webhook_secret: str = field(repr=False)
     authority_host: str = DEFAULT_AUTHORITY_HOST
     bc_scope: str = DEFAULT_BC_SCOPE
+    # instead of client_secret (then ""): SYNC_CLIENT_CERTIFICATE_PATH or SYNC_CLIENT_CERTIFICATE
+    client_certificate: ClientCertificate | None = field(default=None, repr=False)
 
     @property
     def storage_connection(self) -> str:
@@ -129,14 +137,23 @@ def _require_guid(name: str, value: str) -> str:
         raise ConfigError(f"setting {name} must be a GUID") from exc
 
 
+def _missing(env: Mapping[str, str], storage: StorageTarget | None) -> list[str]:
+    missing = [] if storage is not None else [STORAGE]
+    for name in REQUIRED:
+        if not env.get(name, "").strip():
+            missing.append(name)
+        if name == "SYNC_CLIENT_ID" and not any(env.get(n, "").strip() for n in CREDENTIAL_NAMES):
+            missing.append(CREDENTIAL_SETTINGS)
+    return missing
+
+
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Build and validate settings from a mapping (the environment, or a test's dict)."""
     storage = storage_target(env)
-    missing = [name for name in REQUIRED if not env.get(name, "").strip()]
-    if storage is None:
-        missing.insert(0, STORAGE)
+    missing = _missing(env, storage)
     if missing or storage is None:
         raise ConfigError(f"missing settings: {', '.join(missing)}")
+    credential = client_credential(env)
     authority = env.get("SYNC_AUTHORITY_HOST", "").strip() or DEFAULT_AUTHORITY_HOST
     if urlparse(authority).scheme != "https":
         raise ConfigError("setting SYNC_AUTHORITY_HOST must be an https URL")
@@ -144,13 +161,14 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         storage=storage,
         tenant_id=env["SYNC_TENANT_ID"].strip(),
         client_id=env["SYNC_CLIENT_ID"].strip(),
-        client_secret=env["SYNC_CLIENT_SECRET"],
+        client_secret=credential.secret,
         bc_api_url=_require_https_or_local("BC_API_URL", env["BC_API_URL"].strip()),
         bc_company_id=_require_guid("BC_COMPANY_ID", env["BC_COMPANY_ID"].strip()),
         dataverse_url=_require_https_or_local("DATAVERSE_URL", env["DATAVERSE_URL"].strip()),
         webhook_secret=env["WEBHOOK_SECRET"],
         authority_host=authority.rstrip("/"),
         bc_scope=env.get("BC_SCOPE", "").strip() or DEFAULT_BC_SCOPE,
+        client_certificate=credential.certificate,
     )
 
 

@@ -2,7 +2,8 @@
 // user-assigned identity. App settings: identity-based storage for the Functions host
 // (AzureWebJobsStorage__*; no connection string, no account key), Application Insights with
 // Entra ID ingestion, and every setting of the configuration contract (design.md), the two secret
-// ones as Key Vault references. The optional schedule overrides (SYNC_<MAPPING>_SCHEDULE,
+// ones as Key Vault references; with a certificate, SYNC_CLIENT_CERTIFICATE (a Key Vault reference
+// to the certificate's secret) replaces SYNC_CLIENT_SECRET, which is then empty. The optional schedule overrides (SYNC_<MAPPING>_SCHEDULE,
 // CUSTOMER_STATISTICS_SCHEDULE, ...) are left out: the defaults are BC's.
 param name string
 param planName string
@@ -24,6 +25,9 @@ param applicationInsightsConnectionString string
 
 @description('Versionless Key Vault URI of the client secret.')
 param clientSecretUri string
+
+@description('Versionless Key Vault URI of the secret of the client certificate; empty: sign in with the client secret.')
+param clientCertificateSecretUri string = ''
 
 @description('Versionless Key Vault URI of the webhook secret.')
 param webhookSecretUri string
@@ -121,9 +125,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           name: 'SYNC_CLIENT_ID'
           value: syncClientId
         }
+        // exactly one credential: the client secret, or the certificate (an empty setting is unset)
         {
           name: 'SYNC_CLIENT_SECRET'
-          value: '@Microsoft.KeyVault(SecretUri=${clientSecretUri})'
+          value: empty(clientCertificateSecretUri) ? '@Microsoft.KeyVault(SecretUri=${clientSecretUri})' : ''
+        }
+        {
+          name: 'SYNC_CLIENT_CERTIFICATE'
+          value: empty(clientCertificateSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${clientCertificateSecretUri})'
         }
         {
           name: 'SYNC_AUTHORITY_HOST'

@@ -20,6 +20,7 @@ from sync_core.errors import DataError, SyncError
 from sync_core.sync.commands.bc_subscriptions import RENEW_WITHIN, BcSubscriptions
 from sync_core.sync.context import utc_now
 from sync_core.sync.jobs.bc_notifications import enqueue_bc_notifications
+from sync_core.telemetry import correlated
 from sync_core.webhooks.bc import client_state, parse_notifications, validation_token
 from sync_core.webhooks.dataverse import WebhookError
 
@@ -32,6 +33,7 @@ def subscriptions(svc: Services) -> BcSubscriptions:
 
 
 def receive_bc_webhook(query: Mapping[str, str], body: bytes, *, svc: Services | None = None) -> HttpResult:
+    """BC sends no correlation id: one new id per notification call follows its changes."""
     s = svc or services()
     token = validation_token(query)
     try:
@@ -39,12 +41,15 @@ def receive_bc_webhook(query: Mapping[str, str], body: bytes, *, svc: Services |
             return _handshake(s, token)
         state = client_state(s.settings.webhook_secret, s.settings.bc_company_id)
         notifications = parse_notifications(body, state)
-        intake = enqueue_bc_notifications(s.sync_context(), s.settings.bc_company_id, notifications)
+        with correlated(received_at=utc_now()):
+            intake = enqueue_bc_notifications(s.sync_context(), s.settings.bc_company_id, notifications)
     except WebhookError as exc:
         log.warning("bc webhook refused (%d): %s", exc.status, exc.reason)
         return HttpResult(exc.status, {"error": exc.reason})
     except SyncError as exc:  # our fault (storage down, ...), not BC's: BC retries a 5xx
-        log.warning("bc webhook not taken now: %s", exc.message)
+        log.warning(
+            "bc webhook not taken now: %s (HTTP %s, code %s)", type(exc).__name__, exc.status, exc.code
+        )
         return HttpResult(503, {"error": "temporarily unable to take the notification; try again"})
     return HttpResult(202, intake.as_json())
 

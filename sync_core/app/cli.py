@@ -16,6 +16,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_core.app import bc_webhooks, documents, full_sync
@@ -32,6 +33,7 @@ from sync_core.errors import SyncError
 from sync_core.sales.messages import DocumentType
 from sync_core.sync.commands import couplings
 from sync_core.sync.commands.webhook_registration import WebhookRegistration
+from sync_core.telemetry import correlated
 
 Command = Callable[[Services, argparse.Namespace], dict[str, Any]]
 
@@ -389,7 +391,8 @@ def main(argv: Sequence[str] | None = None, *, svc: Services | None = None) -> i
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        result = args.func(svc or services(), args)
+        with correlated(received_at=datetime.now(UTC)):  # one correlation id per command
+            result = args.func(svc or services(), args)
     except SyncError as exc:
         return _fail(exc, args.json)
     _print(result, args.json)

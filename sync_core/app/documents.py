@@ -24,6 +24,8 @@ from sync_core.sales.statistics import AccountStatistics
 from sync_core.sales.writer import DocumentOutcome
 from sync_core.settings import MAX_DEQUEUE_COUNT
 from sync_core.state.ports import SyncErrorEntry
+from sync_core.sync.context import SyncContext
+from sync_core.telemetry import RecordRef, correlated, log_record_failed
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +36,30 @@ def process_document_message(
     """Queue trigger body. Transient errors re-raise (redelivery); the last attempt is logged."""
     message = DocumentMessage.from_json(body)
     ctx = (svc or services()).sync_context()
-    try:
-        return process_document(ctx, message)
-    except TransientError as exc:
-        if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
-            ctx.stores.sync_errors.add(
-                SyncErrorEntry(
-                    mapping=f"{message.document} documents",
-                    direction="to-bc",
-                    source_id=message.crm_id,
-                    message=f"gave up after {MAX_DEQUEUE_COUNT} attempts: {exc.message}",
-                    occurred_at=ctx.clock(),
-                    job_id=message.job_id,
-                    remedy=f"Once the cause is fixed: python -m sync_core process-{message.document} "
-                    f"--crm-id {message.crm_id}",
-                )
-            )
-        raise
+    with correlated(message.correlation_id or message.job_id, received_at=message.enqueued_at):
+        try:
+            return process_document(ctx, message)
+        except TransientError as exc:
+            if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
+                _give_up(ctx, message, exc)
+            raise
+
+
+def _give_up(ctx: SyncContext, message: DocumentMessage, exc: TransientError) -> None:
+    mapping = f"{message.document} documents"
+    log_record_failed(log, RecordRef(mapping, "to-bc", message.crm_id, message.job_id, message.reason), exc)
+    ctx.stores.sync_errors.add(
+        SyncErrorEntry(
+            mapping=mapping,
+            direction="to-bc",
+            source_id=message.crm_id,
+            message=f"gave up after {MAX_DEQUEUE_COUNT} attempts: {exc.message}",
+            occurred_at=ctx.clock(),
+            job_id=message.job_id,
+            remedy=f"Once the cause is fixed: python -m sync_core process-{message.document} "
+            f"--crm-id {message.crm_id}",
+        )
+    )
 
 
 def run_document_timer(document: DocumentType, *, svc: Services | None = None) -> list[DocumentMessage]:

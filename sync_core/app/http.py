@@ -15,9 +15,11 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_core.errors import ConfigError, ConflictError, DataError, NotFoundError, SyncError, TransientError
+from sync_core.telemetry import correlated
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,11 @@ def status_of(exc: SyncError) -> int:
 
 
 def answer(call: Callable[[], HttpResult]) -> HttpResult:
-    """Run ``call`` and turn a refusal into its status, with the reason (and remedy)."""
+    """Run ``call`` (one operator request: one correlation id) and turn a refusal into its
+    status, with the reason (and remedy)."""
     try:
-        return call()
+        with correlated(received_at=datetime.now(UTC)):
+            return call()
     except BadRequest as exc:
         return HttpResult(400, {"error": str(exc)})
     except SyncError as exc:

@@ -7,6 +7,7 @@ plain values; services come from ``wiring.services()`` unless a test passes its 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_core.app.full_sync import full_sync_running
@@ -25,6 +26,7 @@ from sync_core.sync.jobs.job_queue import run_scheduled
 from sync_core.sync.jobs.mapping_job import run_mapping_job
 from sync_core.sync.jobs.webhook_intake import enqueue_dataverse_event
 from sync_core.sync.messages import RecordMessage
+from sync_core.telemetry import RecordRef, correlated, log_record_failed
 from sync_core.webhooks.dataverse import WebhookError, authenticate, parse
 
 log = logging.getLogger(__name__)
@@ -50,18 +52,21 @@ def process_record_message(
     """Queue trigger body. Transient errors re-raise (redelivery); the last attempt is logged."""
     message = RecordMessage.from_json(body)
     context = _context(ctx)
-    try:
-        if message.reason == CATCH_UP:  # a BC `collection` notification: the mapping's job, now
-            runs = run_mapping_job(context, message.mapping, trigger="webhook collection")
-            return Outcome("unchanged", f"catch-up: {sum(r.enqueued for r in runs)} record(s) enqueued")
-        return RecordSynchronizer(context).process(message)
-    except TransientError as exc:
-        if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
-            _record_poisoned(context, message, exc)
-        raise
+    with correlated(message.correlation_id or message.job_id, received_at=message.enqueued_at):
+        try:
+            if message.reason == CATCH_UP:  # a BC `collection` notification: the mapping's job, now
+                runs = run_mapping_job(context, message.mapping, trigger="webhook collection")
+                return Outcome("unchanged", f"catch-up: {sum(r.enqueued for r in runs)} record(s) enqueued")
+            return RecordSynchronizer(context).process(message)
+        except TransientError as exc:
+            if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
+                _record_poisoned(context, message, exc)
+            raise
 
 
 def _record_poisoned(ctx: SyncContext, message: RecordMessage, exc: SyncError) -> None:
+    ref = RecordRef(message.mapping, message.direction, message.source_id, message.job_id, message.reason)
+    log_record_failed(log, ref, exc)
     ctx.stores.sync_errors.add(
         SyncErrorEntry(
             mapping=message.mapping,
@@ -85,21 +90,31 @@ def receive_dataverse_webhook(
     secret: str | None = None,
     document_queue: MessageQueue | None = None,
 ) -> HttpResult:
+    """The change is followed under Dataverse's own CorrelationId (a new id when it sent none)."""
+    received = datetime.now(UTC)
     try:
         authenticate(headers, secret if secret is not None else services().settings.webhook_secret)
         event = parse(body, headers)
     except WebhookError as exc:
         log.warning("dataverse webhook refused (%d): %s", exc.status, exc.reason)
         return HttpResult(exc.status, {"error": exc.reason})
-    try:
-        if is_document_event(event):  # a sales order or quote: the document queue
-            queue = document_queue or services().document_queue
-            return HttpResult(202, enqueue_document_event(_context(ctx), queue, event))
-        result = enqueue_dataverse_event(_context(ctx), event)
-    except TransientError as exc:  # Dataverse retries 502/503/504 once
-        log.warning("dataverse webhook for %s %s not enqueued: %s", event.entity, event.entity_id, exc)
-        return HttpResult(503, {"error": "temporarily unable to enqueue; try again"})
+    with correlated(event.correlation_id, received_at=received):
+        try:
+            if is_document_event(event):  # a sales order or quote: the document queue
+                queue = document_queue or services().document_queue
+                return HttpResult(202, enqueue_document_event(_context(ctx), queue, event))
+            result = enqueue_dataverse_event(_context(ctx), event)
+        except TransientError as exc:  # Dataverse retries 502/503/504 once
+            log.warning(
+                "dataverse webhook for %s %s not enqueued: %s", event.entity, event.entity_id, _brief(exc)
+            )
+            return HttpResult(503, {"error": "temporarily unable to enqueue; try again"})
     return HttpResult(202, result.as_json())
+
+
+def _brief(exc: SyncError) -> str:
+    """What a log line may say of an error: its code and status, not the other side's text."""
+    return f"{type(exc).__name__} (HTTP {exc.status or '-'}, code {exc.code or '-'})"
 
 
 def health(*, check: Any = None) -> HttpResult:

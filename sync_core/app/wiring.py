@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from sync_core import telemetry
 from sync_core.mapping.catalog import Catalog, default_catalog, load_catalog
 from sync_core.mapping.overrides import EffectiveCatalog
 from sync_core.odata.auth import BearerAuth, LazyConfidentialApp, MsalTokenProvider
@@ -69,6 +70,7 @@ def build_services(settings: Settings, *, catalog: Catalog | None = None) -> Ser
         tenant_id=settings.tenant_id,
         client_id=settings.client_id,
         client_secret=settings.client_secret,
+        certificate=settings.client_certificate,  # one of the two is given (settings validated it)
         authority_host=settings.authority_host,
         http_client=session,
     )
@@ -108,6 +110,7 @@ def catalog_from_environment() -> Catalog:
 @functools.cache
 def services() -> Services:
     """The worker's services, built on first use from the environment's settings."""
+    telemetry.configure()  # Application Insights export, once per worker, only when its setting is set
     return build_services(load_settings(), catalog=catalog_from_environment())
 
 

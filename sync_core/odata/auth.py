@@ -20,6 +20,7 @@ import requests
 import requests.auth
 from msal.exceptions import MsalServiceError
 
+from sync_core.credentials import ClientCertificate
 from sync_core.errors import AuthError, ConfigError, TransientError
 
 log = logging.getLogger(__name__)
@@ -63,16 +64,38 @@ class _TimeoutHttpClient:
         self._session.close()
 
 
+def sign_in_remedy(certificate: ClientCertificate | None) -> str:
+    """What to check when the token endpoint refuses the app, for the credential it uses."""
+    if certificate is None:
+        return "check SYNC_TENANT_ID, SYNC_CLIENT_ID, SYNC_CLIENT_SECRET and the app registration"
+    return (
+        f"check SYNC_TENANT_ID, SYNC_CLIENT_ID and that the app registration holds the certificate "
+        f"with thumbprint {certificate.sha1_thumbprint} (SHA-256 {certificate.sha256_thumbprint}) under "
+        f"Certificates & secrets; the app's certificate comes from {certificate.setting}"
+    )
+
+
+def _credential(client_secret: str, certificate: ClientCertificate | None) -> str | dict[str, str]:
+    if bool(client_secret) == (certificate is not None):
+        raise TypeError("give build_confidential_app a client_secret or a certificate, exactly one")
+    return certificate.msal_credential() if certificate is not None else client_secret
+
+
 def build_confidential_app(
     *,
     tenant_id: str,
     client_id: str,
-    client_secret: str,
     authority_host: str,
     http_client: requests.Session,
+    client_secret: str = "",
+    certificate: ClientCertificate | None = None,
     timeout: tuple[float, float] = (5.0, 30.0),
 ) -> msal.ConfidentialClientApplication:
-    """Build the msal app (performs discovery: call it lazily, see ``LazyConfidentialApp``)."""
+    """Build the msal app (performs discovery: call it lazily, see ``LazyConfidentialApp``).
+
+    The credential is a client secret or a validated certificate (``sync_core.credentials``).
+    """
+    credential = _credential(client_secret, certificate)
     host = authority_host.rstrip("/")
     authority = f"{host}/{tenant_id}"
     extra: dict[str, Any] = {}
@@ -81,7 +104,7 @@ def build_confidential_app(
     try:
         return msal.ConfidentialClientApplication(
             client_id,
-            client_credential=client_secret,
+            client_credential=credential,
             authority=authority,
             http_client=_TimeoutHttpClient(http_client, timeout),
             **extra,
@@ -112,6 +135,7 @@ class LazyConfidentialApp:
         if (factory is None) == (not build_kwargs):
             raise TypeError("LazyConfidentialApp takes a factory or build arguments, not both")
         self._factory = factory or functools.partial(build_confidential_app, **build_kwargs)
+        self.remedy = sign_in_remedy(build_kwargs.get("certificate"))
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
 
@@ -136,9 +160,9 @@ class MsalTokenProvider:
     """
 
     def __init__(self, app_factory: Callable[[], msal.ConfidentialClientApplication], scope: str) -> None:
-        if not isinstance(app_factory, LazyConfidentialApp):
-            app_factory = LazyConfidentialApp(app_factory)
-        self._app = app_factory
+        self._app: LazyConfidentialApp = (
+            app_factory if isinstance(app_factory, LazyConfidentialApp) else LazyConfidentialApp(app_factory)
+        )
         self.scope = scope
 
     def token(self) -> str:
@@ -161,17 +185,17 @@ class MsalTokenProvider:
         if "access_token" in result:
             log.debug("token for %s from %s", self.scope, result.get("token_source", "?"))
             return str(result["access_token"])
-        raise _auth_error(self.scope, result)
+        raise _auth_error(self.scope, result, self._app.remedy)
 
 
-def _auth_error(scope: str, result: dict[str, Any]) -> AuthError:
+def _auth_error(scope: str, result: dict[str, Any], remedy: str) -> AuthError:
     error = str(result.get("error") or "unknown_error")
     description = str(result.get("error_description") or "").strip().splitlines()
     detail = f"{error}: {description[0]}" if description else error
     return AuthError(
         f"sign-in for {scope} failed: {detail}",
         code=error,
-        remedy="check SYNC_TENANT_ID, SYNC_CLIENT_ID, SYNC_CLIENT_SECRET and the app registration",
+        remedy=remedy,
     )
 
 

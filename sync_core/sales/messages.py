@@ -1,12 +1,16 @@
-"""Queue messages of the document processing: one CRM order or quote to bring to BC."""
+"""Queue messages of the document processing: one CRM order or quote to bring to BC.
+
+``correlation_id`` / ``enqueued_at`` as in ``sync.messages.RecordMessage`` (absent -> "").
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from sync_core.errors import DataError
+from sync_core.telemetry import current_correlation_id, current_received_at
 
 DocumentType = Literal["order", "quote"]
 Reason = Literal["webhook", "timer", "command"]
@@ -19,6 +23,8 @@ class DocumentMessage:
     crm_id: str
     job_id: str = ""
     reason: Reason = "webhook"
+    correlation_id: str = field(default_factory=current_correlation_id)
+    enqueued_at: str = field(default_factory=current_received_at)
 
     @property
     def automatic(self) -> bool:
@@ -41,5 +47,10 @@ class DocumentMessage:
         if reason not in get_args(Reason):
             raise DataError(f"document message has unknown reason {reason!r}")
         return DocumentMessage(
-            data["document"], str(data["crm_id"]), str(data.get("job_id") or ""), cast(Reason, reason)
+            data["document"],
+            str(data["crm_id"]),
+            str(data.get("job_id") or ""),
+            cast(Reason, reason),
+            str(data.get("correlation_id") or ""),
+            str(data.get("enqueued_at") or ""),
         )

@@ -18,13 +18,16 @@ written, and is kept in the document step store.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sync_core.errors import AlreadyExistsError
 from sync_core.sales.orders import ORDER_MAPPING
 from sync_core.sync.context import SyncContext
+from sync_core.telemetry import JobRunSummary, correlated, log_job_run
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +60,24 @@ class OrderStatusUpdates:
         self.steps = ctx.stores.document_steps
 
     def run(self) -> dict[str, int]:
+        """The events since the last run; one log line for the run (it has no job-log row)."""
+        started, clock = self.ctx.clock(), time.monotonic()
+        job_id = f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
         last = int(self.steps.steps(WATERMARK_KEY).get(WATERMARK_STEP) or 0)
         counts = {"events": 0, "posts": 0, "invoiced": 0, "reset": 0, "passed over": 0}
-        rows = self.ctx.bc.list_rows(EVENTS, f"sequenceNo gt {last}", orderby="sequenceNo")
-        for event in rows:
-            counts["events"] += 1
-            for effect in self._apply(event):
-                counts[effect] += 1
-            self.steps.mark(WATERMARK_KEY, WATERMARK_STEP, str(int(event["sequenceNo"])))
-        log.info("order status updates: %s", counts)
+        with correlated(job_id, received_at=started, keep_current=True):
+            rows = self.ctx.bc.list_rows(EVENTS, f"sequenceNo gt {last}", orderby="sequenceNo")
+            for event in rows:
+                counts["events"] += 1
+                for effect in self._apply(event):
+                    counts[effect] += 1
+                last = int(event["sequenceNo"])
+                self.steps.mark(WATERMARK_KEY, WATERMARK_STEP, str(last))
+            took = time.monotonic() - clock
+            run = JobRunSummary(
+                "order status updates", job_id, ORDER_MAPPING, "to-dataverse", "timer", counts
+            )
+            log_job_run(log, replace(run, duration_s=took, detail=f"last sequence no {last}"))
         return counts
 
     def _apply(self, event: Mapping[str, Any]) -> list[str]:

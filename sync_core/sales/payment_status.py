@@ -22,6 +22,7 @@ from sync_core.errors import SyncError
 from sync_core.mapping.invoice_status import current_state, describe, invoice_state, steps_to
 from sync_core.state.ports import JobRun, RecordOutcome, SyncErrorEntry
 from sync_core.sync.context import SyncContext
+from sync_core.telemetry import RecordRef, log_record_failed
 from sync_core.vocabulary import and_filters, eq
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,15 @@ class PaymentStatusReport:
     watermark_from: int = 0
     watermark_to: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "modified": self.modified,
+            "unchanged": self.unchanged,
+            "passed over": self.passed_over,
+            "failed": self.failed,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,7 +87,6 @@ class PaymentStatusUpdate:
         if customer_no is None and not report.failed and highest > last:
             self.steps.mark(STATUS_KEY, INVOICE_ENTRY_STEP, str(highest))
             report.watermark_to = highest
-        log.info("invoice payment states (job %s): %s", run.job_id, report.as_dict())
         return report
 
     def _one(self, run: JobRun, row: Mapping[str, Any], report: PaymentStatusReport) -> None:
@@ -127,4 +136,6 @@ class PaymentStatusUpdate:
                 "statistics) tries again: the watermark did not move.",
             )
         )
-        log.warning("invoice payment state of %s failed: %s", row.get("number"), exc.message)
+        log_record_failed(
+            log, RecordRef(INVOICE_MAPPING, "to-dataverse", bc_id, run.job_id, "statistics"), exc
+        )

@@ -10,6 +10,7 @@ is consumed (a retry is a new message: ``process-order`` or the next auto-create
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
@@ -22,6 +23,8 @@ from sync_core.sales.quotes import QUOTE_MAPPING, QuoteProcessor
 from sync_core.sales.writer import DocumentFailure, DocumentOutcome, failing_as
 from sync_core.state.ports import JobRun, MessageQueue, SyncErrorEntry
 from sync_core.sync.context import SyncContext
+from sync_core.sync.jobs.run_lines import log_run
+from sync_core.telemetry import RecordRef, correlated, log_record_failed, log_record_synchronized
 
 log = logging.getLogger(__name__)
 
@@ -57,28 +60,40 @@ def enqueue_documents(
     """One job run and one message per document."""
     ids = list(dict.fromkeys(crm_ids))
     run = start_run(ctx, document, reason, len(ids), text)
-    messages = [DocumentMessage(document, crm_id, run.job_id, reason) for crm_id in ids]
+    with correlated(run.job_id, received_at=run.started_at, keep_current=True):  # a timer: the job id
+        messages = [DocumentMessage(document, crm_id, run.job_id, reason) for crm_id in ids]
     queue.send_many(m.to_json() for m in messages)
-    log.info("%s: %d %s message(s) enqueued (job %s)", text, len(messages), document, run.job_id)
+    log_run(log, run, job=f"{document} documents", trigger=reason, detail=text)
     return messages
 
 
 def process_document(ctx: SyncContext, msg: DocumentMessage) -> DocumentOutcome:
-    """Create (or finish) the BC document of one CRM order or quote; failures are logged, not raised."""
+    """Create (or finish) the BC document of one CRM order or quote; failures are logged, not raised.
+    One log line: the document synchronized (with its outcome) or failed."""
+    started = time.monotonic()
     if not msg.job_id:
         msg = replace(
             msg, job_id=start_run(ctx, msg.document, msg.reason, 1, f"{msg.reason} {msg.crm_id}").job_id
         )
+    failure: DocumentFailure | None = None
     try:
         outcome = _process(ctx, msg)
-    except DocumentFailure as failure:
+    except DocumentFailure as exc:
+        failure = exc
+    except PermanentError as exc:  # the document could not even be read
+        failure = DocumentFailure(msg.crm_id, exc)
+    if failure is not None:
         outcome = DocumentOutcome("failed", failure.error.message)
         _record_failure(ctx, msg, failure)
-    except PermanentError as exc:  # the document could not even be read
-        outcome = DocumentOutcome("failed", exc.message)
-        _record_failure(ctx, msg, DocumentFailure(msg.crm_id, exc))
     ctx.stores.job_log.record_outcome(msg.job_id, msg.crm_id, outcome.outcome, outcome.message)
-    log.info("%s %s: %s (%s)", msg.document, msg.crm_id, outcome.outcome, outcome.message)
+    ref = RecordRef(JOB_MAPPINGS[msg.document], "to-bc", msg.crm_id, msg.job_id, msg.reason, outcome.bc_id)
+    took = time.monotonic() - started
+    if failure is not None:
+        log_record_failed(log, ref, failure.error, duration_s=took)
+    else:
+        log_record_synchronized(
+            log, ref, outcome.outcome, duration_s=took, received_at=msg.enqueued_at, now=ctx.clock()
+        )
     return outcome
 
 
@@ -114,4 +129,3 @@ def _record_failure(ctx: SyncContext, msg: DocumentMessage, failure: DocumentFai
             error_code=exc.code or "",
         )
     )
-    log.warning("%s %s failed: %s", msg.document, msg.crm_id, exc.message)

@@ -39,12 +39,19 @@ from sync_core.errors import (
     NotFoundError,
     SyncError,
 )
-from sync_core.sales.payment_status import INVOICE_MAPPING, STATUS_KEY, PaymentStatusUpdate
+from sync_core.sales.payment_status import (
+    INVOICE_MAPPING,
+    STATUS_KEY,
+    PaymentStatusReport,
+    PaymentStatusUpdate,
+)
 from sync_core.state.ports import Coupling, DirectionStatus, JobRun, RecordOutcome, SyncErrorEntry
 from sync_core.sync.commands.support import finish_run, start_run
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.lookups import LookupResolver
 from sync_core.sync.engine.outcome import SAME_TIMESTAMP
+from sync_core.sync.jobs.run_lines import log_run
+from sync_core.telemetry import RecordRef, correlated, log_record_failed
 from sync_core.vocabulary import Record, eq, odata_literal
 
 log = logging.getLogger(__name__)
@@ -134,16 +141,24 @@ class AccountStatistics:
         invoice_run = start_run(
             self.ctx, INVOICE_MAPPING, "to-dataverse", f"Payment status, {form}", "statistics"
         )
-        payments = PaymentStatusUpdate(self.ctx).run(invoice_run, customer_no)
-        finish_run(self.ctx, invoice_run, payments.modified + payments.unchanged + payments.failed)
-        stats_run = start_run(
-            self.ctx, CUSTOMER_MAPPING, "to-dataverse", f"Customer statistics, {form}", "statistics"
-        )
-        report = self._statistics(stats_run, one, started)
-        finish_run(self.ctx, stats_run, sum(report.counts.values()))
-        log.info("customer statistics (job %s): %s", stats_run.job_id, report.as_dict())
+        with correlated(invoice_run.job_id, received_at=started, keep_current=True):
+            payments = self._payment_status(invoice_run, customer_no, form)
+            stats_run = start_run(
+                self.ctx, CUSTOMER_MAPPING, "to-dataverse", f"Customer statistics, {form}", "statistics"
+            )
+            report = self._statistics(stats_run, one, started)
+            done = finish_run(self.ctx, stats_run, sum(report.counts.values()))
+            moved = f"statistics synch time {report.time_from or '-'} -> {report.time_to or '-'}"
+            log_run(log, done, job="customer statistics", trigger=form, counts=report.counts, detail=moved)
         return {"statistics": report.as_dict(), "payment status": payments.as_dict(),
                 "jobs": [invoice_run.job_id, stats_run.job_id]}  # fmt: skip
+
+    def _payment_status(self, run: JobRun, customer_no: str | None, form: str) -> PaymentStatusReport:
+        payments = PaymentStatusUpdate(self.ctx).run(run, customer_no)
+        done = finish_run(self.ctx, run, payments.modified + payments.unchanged + payments.failed)
+        moved = f"last invoice entry no {payments.watermark_from} -> {payments.watermark_to}"
+        log_run(log, done, job="payment status", trigger=form, counts=payments.counts(), detail=moved)
+        return payments
 
     # -- which customers ----------------------------------------------------------------------------
 
@@ -303,12 +318,10 @@ class AccountStatistics:
                 remedy=exc.remedy or _remedy(skip, coupling),
             )
         )
-        log.warning(
-            "customer statistics of %s failed%s: %s",
-            coupling.bc_id,
-            " -> Skipped" if skip else "",
-            exc.message,
+        ref = RecordRef(
+            CUSTOMER_MAPPING, "to-dataverse", coupling.bc_id, run.job_id, "statistics", coupling.crm_id
         )
+        log_record_failed(log, ref, exc, skipped=skip)
 
 
 def _remedy(skipped: bool, coupling: Coupling) -> str:

@@ -78,6 +78,20 @@ def inverted_ticks(value: datetime) -> str:
     return f"{_INVERT_BASE - micros:019d}"
 
 
+ERROR_CURSOR = re.compile(r"\d{19}_[0-9a-f]{12}")
+
+
+def error_key(occurred_at: datetime, tail: str) -> str:
+    """A sync error's key: newest first, ``tail`` (12 hex digits) apart on the same microsecond."""
+    return f"{inverted_ticks(occurred_at)}_{tail}"
+
+
+def check_error_cursor(cursor: str) -> str:
+    if cursor and not ERROR_CURSOR.fullmatch(cursor):
+        raise ValueError("not a sync error page cursor")
+    return cursor
+
+
 def clip(text: str | None, limit: int = TEXT_MAX) -> str | None:
     if text is None or len(text) <= limit:
         return text

@@ -14,9 +14,11 @@ from datetime import datetime
 
 from sync_core.errors import AlreadyExistsError, ConflictError
 from sync_core.state.common import (
+    check_error_cursor,
     check_outcome,
     clip,
     empty_counts,
+    error_key,
     key_escape,
     normalize_coupling,
     normalize_error,
@@ -24,7 +26,15 @@ from sync_core.state.common import (
     require_utc,
     strongest,
 )
-from sync_core.state.ports import Coupling, JobRun, JobSummary, RecordOutcome, SyncErrorEntry, Watermark
+from sync_core.state.ports import (
+    Coupling,
+    JobRun,
+    JobSummary,
+    RecordOutcome,
+    SyncErrorEntry,
+    SyncErrorPage,
+    Watermark,
+)
 from sync_core.vocabulary import Direction
 
 _etags = itertools.count(1)
@@ -196,20 +206,38 @@ class MemoryJobLogStore:
 
 
 class MemorySyncErrorStore:
+    _LAST = 16**12 - 1
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: list[SyncErrorEntry] = []
+        self._entries: list[tuple[str, SyncErrorEntry]] = []  # (key as Table Storage's RowKey, entry)
 
     def add(self, entry: SyncErrorEntry) -> None:
         stored = normalize_error(entry)
         with self._lock:
-            self._entries.append(stored)
+            key = error_key(stored.occurred_at, f"{self._LAST - len(self._entries):012x}")  # later first
+            self._entries.append((key, stored))
+
+    def _sorted(self, mapping: str | None) -> list[tuple[str, SyncErrorEntry]]:
+        with self._lock:
+            rows = [r for r in self._entries if mapping is None or r[1].mapping == mapping]
+        return sorted(rows, key=lambda r: r[0])
 
     def list(self, mapping: str | None = None, limit: int = 100) -> list[SyncErrorEntry]:
-        with self._lock:
-            rows = [e for e in reversed(self._entries) if mapping is None or e.mapping == mapping]
-        rows.sort(key=lambda e: e.occurred_at, reverse=True)  # stable: later adds first on ties
-        return rows[:limit]
+        return [e for _, e in self._sorted(mapping)[: max(limit, 0)]]
+
+    def page(
+        self, mapping: str | None = None, *, size: int = 50, cursor: str = "", source_id: str = ""
+    ) -> SyncErrorPage:
+        after = check_error_cursor(cursor)
+        rows = [
+            r
+            for r in self._sorted(mapping)
+            if r[0] > after and (not source_id or r[1].source_id == source_id)
+        ]
+        shown = rows[: max(size, 1)]
+        more = len(rows) > len(shown)
+        return SyncErrorPage([e for _, e in shown], shown[-1][0] if more else "")
 
 
 class MemoryMessageQueue:

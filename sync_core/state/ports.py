@@ -222,11 +222,27 @@ class SyncErrorEntry:
     error_code: str = ""
 
 
+@dataclass(frozen=True)
+class SyncErrorPage:
+    """One page of sync errors, newest first; ``next_cursor`` asks for the page after it ("" = last)."""
+
+    entries: list[SyncErrorEntry]
+    next_cursor: str = ""
+
+
 class SyncErrorStore(Protocol):
     def add(self, entry: SyncErrorEntry) -> None: ...
 
     def list(self, mapping: str | None = None, limit: int = 100) -> list[SyncErrorEntry]:
         """Newest first."""
+        ...
+
+    def page(
+        self, mapping: str | None = None, *, size: int = 50, cursor: str = "", source_id: str = ""
+    ) -> SyncErrorPage:
+        """Newest first, ``size`` at most, after ``cursor`` (a page's ``next_cursor``; an opaque
+        key, so errors added meanwhile never shift a later page); only ``source_id``'s if given.
+        A cursor this store did not make raises ``ValueError``."""
         ...
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from sync_core.state.azure_common import CreateOnce, classify
@@ -17,7 +17,7 @@ from sync_core.state.memory import MemoryMessageQueue
 from sync_core.state.storage_account import StorageRef
 from sync_core.state.storage_account import queue_client as storage_queue_client
 
-__all__ = ["AzureMessageQueue", "MemoryMessageQueue", "queue_client"]
+__all__ = ["AzureMessageQueue", "MemoryMessageQueue", "queue_client", "queue_depth"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +58,14 @@ class AzureMessageQueue:
             count += 1
         logger.debug("sent %d messages to queue %s", count, self.name)
         return count
+
+
+def queue_depth(conn_str: StorageRef, name: str) -> int:
+    """About how many messages wait in queue ``name`` (0 for a queue not created yet); one request."""
+    try:
+        properties = storage_queue_client(conn_str, name).get_queue_properties()
+    except ResourceNotFoundError:
+        return 0
+    except AzureError as exc:
+        raise classify(f"read queue {name}", exc) from exc
+    return int(properties.approximate_message_count or 0)

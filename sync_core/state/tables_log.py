@@ -8,12 +8,16 @@ Job runs (``<prefix>jobruns``), each run upserted as three copies so every read 
 with a mapping. Record outcomes (``<prefix>joboutcomes``): PartitionKey = job id, RowKey = source
 id, one flag column per outcome (``o_<outcome>``, with ``m_<outcome>`` its message) set by a merge
 upsert: one write, no read, and a redelivered message (in any order) neither counts twice nor
-replaces the stronger outcome; the summary counts each row's strongest flag. Sync errors
-(``<prefix>syncerrors``): PartitionKey = mapping, RowKey = inverted time + short uuid.
+replaces the stronger outcome; the summary counts each row's strongest flag, and once a run is
+finished its counts are kept on its ``%job`` row (``final_*``), so a finished run of 100,000
+records is counted once, not at every look. Sync errors (``<prefix>syncerrors``): each error
+twice, PartitionKey = mapping and PartitionKey = ``%all``, RowKey = inverted time + short uuid
+(newest first), so a page of one mapping's errors or of all errors is one range query.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -21,14 +25,16 @@ from dataclasses import asdict
 from itertools import islice
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, UpdateMode
 
 from sync_core.state.azure_common import LazyTable, mapped_errors
 from sync_core.state.common import (
+    check_error_cursor,
     check_outcome,
     clip,
     empty_counts,
+    error_key,
     inverted_ticks,
     key_escape,
     normalize_error,
@@ -37,12 +43,13 @@ from sync_core.state.common import (
     strongest,
     to_utc,
 )
-from sync_core.state.ports import OUTCOMES, JobRun, JobSummary, RecordOutcome, SyncErrorEntry
+from sync_core.state.ports import OUTCOMES, JobRun, JobSummary, RecordOutcome, SyncErrorEntry, SyncErrorPage
 
 logger = logging.getLogger(__name__)
 
 ALL_RUNS = "%all"
 RUN_BY_ID = "%job"
+FINAL_COUNTS = "final_counts"  # JSON of a finished run's outcome counts, on its %job row
 _MAX_PAGE = 1000
 
 
@@ -122,6 +129,15 @@ class TableJobLogStore:
                 row = self._runs.client().get_entity(RUN_BY_ID, key_escape(job_id))
             except ResourceNotFoundError:
                 return None
+        run = _run_from_entity(row)
+        if row.get(FINAL_COUNTS):  # a finished run, counted once already
+            return JobSummary(run=run, counts={**empty_counts(), **json.loads(row[FINAL_COUNTS])})
+        summary = JobSummary(run=run, counts=self._count(job_id))
+        if summary.finished:
+            self._keep_final(job_id, summary.counts)
+        return summary
+
+    def _count(self, job_id: str) -> dict[str, int]:
         counts = empty_counts()
         with mapped_errors(f"count outcomes of job {job_id}"):
             rows = self._outcomes.client().query_entities(
@@ -135,7 +151,14 @@ class TableJobLogStore:
                 outcome = strongest(flags)
                 if outcome is not None:
                     counts[outcome] += 1
-        return JobSummary(run=_run_from_entity(row), counts=counts)
+        return counts
+
+    def _keep_final(self, job_id: str, counts: dict[str, int]) -> None:
+        entity = {"PartitionKey": RUN_BY_ID, "RowKey": key_escape(job_id), FINAL_COUNTS: json.dumps(counts)}
+        try:
+            self._runs.client().update_entity(entity, mode=UpdateMode.MERGE)
+        except AzureError as exc:  # only a shortcut for the next look: counting again is correct
+            logger.debug("job run %s: final counts not kept (%s)", job_id, type(exc).__name__)
 
     def list_runs(self, mapping: str | None = None, limit: int = 50) -> list[JobRun]:
         pk = ALL_RUNS if mapping is None else key_escape(mapping)
@@ -146,12 +169,8 @@ class TableJobLogStore:
             return [_run_from_entity(e) for e in islice(rows, max(limit, 0))]
 
 
-def _error_entity(entry: SyncErrorEntry) -> dict[str, Any]:
-    return {
-        "PartitionKey": key_escape(entry.mapping),
-        "RowKey": f"{inverted_ticks(entry.occurred_at)}_{uuid.uuid4().hex[:12]}",
-        **asdict(entry),
-    }
+def _error_entity(entry: SyncErrorEntry, pk: str, rk: str) -> dict[str, Any]:
+    return {"PartitionKey": pk, "RowKey": rk, **asdict(entry)}
 
 
 def _error_from_entity(e: TableEntity) -> SyncErrorEntry:
@@ -172,24 +191,34 @@ class TableSyncErrorStore:
 
     def add(self, entry: SyncErrorEntry) -> None:
         entry = normalize_error(entry)
+        rk = error_key(entry.occurred_at, uuid.uuid4().hex[:12])
         with mapped_errors(f"add sync error {entry.mapping} record {entry.source_id}"):
-            self._table.client().create_entity(_error_entity(entry))
+            client = self._table.client()
+            client.create_entity(_error_entity(entry, key_escape(entry.mapping), rk))
+            client.create_entity(_error_entity(entry, ALL_RUNS, rk))
 
-    def _rows(self, mapping: str | None, limit: int) -> Iterator[TableEntity]:
-        client = self._table.client()
-        if mapping is None:
-            return iter(client.list_entities(results_per_page=_MAX_PAGE))
+    def _query(
+        self, mapping: str | None, size: int, after: str = "", source_id: str = ""
+    ) -> Iterator[TableEntity]:
+        query, params = "PartitionKey eq @pk", {"pk": ALL_RUNS if mapping is None else key_escape(mapping)}
+        if after:
+            query, params["after"] = f"{query} and RowKey gt @after", after
+        if source_id:
+            query, params["sid"] = f"{query} and source_id eq @sid", source_id
         return iter(
-            client.query_entities(
-                "PartitionKey eq @pk",
-                parameters={"pk": key_escape(mapping)},
-                results_per_page=_page(limit),
-            )
+            self._table.client().query_entities(query, parameters=params, results_per_page=_page(size))
         )
 
     def list(self, mapping: str | None = None, limit: int = 100) -> list[SyncErrorEntry]:
         with mapped_errors(f"list sync errors of {mapping or 'all mappings'}"):
-            rows = self._rows(mapping, limit)
-            if mapping is None:  # partitions come in key order: sort across them
-                rows = iter(sorted(rows, key=lambda e: e["RowKey"]))
-            return [_error_from_entity(e) for e in islice(rows, max(limit, 0))]
+            return [_error_from_entity(e) for e in islice(self._query(mapping, limit), max(limit, 0))]
+
+    def page(
+        self, mapping: str | None = None, *, size: int = 50, cursor: str = "", source_id: str = ""
+    ) -> SyncErrorPage:
+        after, size = check_error_cursor(cursor), max(size, 1)
+        with mapped_errors(f"page sync errors of {mapping or 'all mappings'}"):
+            rows = list(islice(self._query(mapping, size + 1, after, source_id), size + 1))
+        shown = rows[:size]
+        more = len(rows) > size
+        return SyncErrorPage([_error_from_entity(e) for e in shown], shown[-1]["RowKey"] if more else "")

@@ -77,7 +77,8 @@ class BcReferenceData:
     """Reference rows hooks read from BC (exchange rates, setup), cached for ``ttl_seconds``.
 
     One instance lives as long as the worker's services, so a burst of records reads each
-    reference row set once; a new exchange rate is seen within the TTL.
+    reference row set once; a changed exchange rate is seen within the TTL, a missing one as soon
+    as it is added.
     """
 
     bc: BcSystem
@@ -93,8 +94,9 @@ class BcReferenceData:
         if not fresh and cached is not None and now - cached[0] < self.ttl_seconds:
             return cached[1]
         rows: list[Mapping[str, Any]] = list(self.bc.list_rows(entity, filter))
-        with self._lock:
-            self._cache[key] = (now, rows)
+        if rows:  # nothing found is not kept: an operator adds the row and retries at once
+            with self._lock:
+                self._cache[key] = (now, rows)
         return rows
 
     def company_name(self) -> str:

@@ -1,12 +1,18 @@
-"""Per-record queue messages: what a mapping job or a webhook asks the record processor to do."""
+"""Per-record queue messages: what a mapping job or a webhook asks the record processor to do.
+
+``correlation_id`` and ``enqueued_at`` (when the change reached the app, ISO 8601) follow the
+change to the write; a message built inside a ``telemetry.correlated`` scope takes the scope's. A
+message written before they existed reads as "" (the processor then uses the job id).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, get_args
 
 from sync_core.errors import DataError
+from sync_core.telemetry import current_correlation_id, current_received_at
 from sync_core.vocabulary import Direction
 
 MAX_MESSAGE_BYTES = 48 * 1024  # a base64-encoded storage queue message must stay under 64 KiB
@@ -19,6 +25,8 @@ class RecordMessage:
     source_id: str
     job_id: str = ""
     reason: str = "modified"  # modified | retry | webhook | full-sync | command
+    correlation_id: str = field(default_factory=current_correlation_id)
+    enqueued_at: str = field(default_factory=current_received_at)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -42,4 +50,6 @@ class RecordMessage:
             source_id=str(data["source_id"]),
             job_id=str(data.get("job_id") or ""),
             reason=str(data.get("reason") or "modified"),
+            correlation_id=str(data.get("correlation_id") or ""),
+            enqueued_at=str(data.get("enqueued_at") or ""),
         )

@@ -100,3 +100,16 @@ def test_special_characters_in_job_ids_and_mappings(stores: StateStores) -> None
     assert summary is not None and summary.run == weird and summary.counts["inserted"] == 1
     assert log.list_runs("SALES/ORDER #1") == [weird]
     assert log.summary("job/1#?") is None
+
+
+def test_a_finished_runs_counts_stay_when_looked_at_again(stores: StateStores) -> None:
+    log = stores.job_log
+    log.save_run(run("job-9", finished_enqueue_at=T0, read=2, enqueued=2))
+    log.record_outcome("job-9", "a", "inserted")
+    log.record_outcome("job-9", "b", "failed", "no exchange rate")
+    first = log.summary("job-9")
+    assert first is not None and first.finished
+    log.record_outcome("job-9", "b", "unchanged")  # a redelivery of b: weaker, changes nothing
+    again = log.summary("job-9")
+    assert again is not None and again.counts == first.counts
+    assert (again.counts["inserted"], again.counts["failed"], again.processed) == (1, 1, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +19,9 @@ from sync_core.app import wiring
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-@pytest.fixture
-def stack() -> Iterator[SandboxStack]:
-    """A fresh stack with the app's settings in the environment and fresh worker services."""
-    running = start_stack()
+@contextlib.contextmanager
+def serving(running: SandboxStack) -> Iterator[SandboxStack]:
+    """``running`` with the app's settings in the environment and fresh worker services; stopped after."""
     try:
         with environment(running.settings()):
             wiring.reset()
@@ -29,6 +29,13 @@ def stack() -> Iterator[SandboxStack]:
     finally:
         wiring.reset()
         running.stop()
+
+
+@pytest.fixture
+def stack() -> Iterator[SandboxStack]:
+    """A fresh stack with the app's settings in the environment and fresh worker services."""
+    with serving(start_stack()) as running:
+        yield running
 
 
 @pytest.fixture

@@ -66,3 +66,13 @@ def test_statistics_bench_smoke() -> None:
     assert [r["run"] for r in runs] == ["initial upload", "no change", "one payment", "no change"]
     assert runs[0]["dataverse_writes"] >= 6 and runs[2]["dataverse_writes"] == 2
     assert runs[1]["dataverse_writes"] == runs[3]["dataverse_writes"] == runs[1]["dataverse_requests"] == 0
+
+
+def test_status_page_bench_smoke() -> None:
+    """The status page bench on a small store: every view answers, its table requests are bounded."""
+    figures = _bench("bench.status_page", "--couplings", "120", "--errors", "60", "--repeat", "1", "--json")
+    large = figures["large"]
+    assert large["errors, newest 50"]["table_requests"] == 51  # one page query + 50 coupling reads
+    assert large["errors, second page"]["table_requests"] == 11  # the last 10, and their couplings
+    assert large["full synchronization review"]["table_requests"] == 1
+    assert figures["first_requests"] > large["whole page"]["table_requests"]  # the run counted once

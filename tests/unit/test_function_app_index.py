@@ -56,7 +56,7 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
         "customer_statistics",
         "renew_bc_subscriptions",
     }
-    routes = {"dataverse_webhook", "bc_webhook", "health", "item_availability"}
+    routes = {"dataverse_webhook", "bc_webhook", "health", "item_availability", "status_page"}
     assert set(functions) == timers | manage | queues | documents | routes
     timer = functions["sync_currency"][0]
     assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
@@ -100,6 +100,8 @@ def test_indexes_without_settings_and_declares_every_function() -> None:
     )
     health = functions["health"][0]
     assert (health["route"], health["methods"], health["authLevel"]) == ("health", ["GET"], "FUNCTION")
+    status = functions["status_page"][0]
+    assert (status["route"], status["methods"], status["authLevel"]) == ("status", ["GET"], "FUNCTION")
 
 
 def test_schedule_comes_from_the_app_setting() -> None:

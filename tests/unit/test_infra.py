@@ -31,7 +31,8 @@ CONTRACT = (
     "DATAVERSE_URL",
     "WEBHOOK_SECRET",
 )
-KEY_VAULT_SETTINGS = ("SYNC_CLIENT_SECRET", "WEBHOOK_SECRET")
+KEY_VAULT_SETTINGS = ("SYNC_CLIENT_SECRET", "SYNC_CLIENT_CERTIFICATE", "WEBHOOK_SECRET")
+CREDENTIALS = ("SYNC_CLIENT_SECRET", "SYNC_CLIENT_CERTIFICATE")  # exactly one is set (settings.py)
 STORAGE_ROLES = {  # built-in role definition ids
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
@@ -146,16 +147,48 @@ def check_storage_roles_assigned(t: Templates) -> None:
         assert granted, f"{role} is not assigned to the app identity on the storage account"
 
 
+def branches(value: str) -> tuple[str, dict[bool, str]]:
+    """A setting's value per outcome of its ``empty(param) ? A : B`` condition: (param, {True: A,
+    False: B}); ("", {True: v, False: v}) for a plain value."""
+    match = re.fullmatch(r"empty\((\w+)\) \? ('[^']*') : ('[^']*')", value)
+    if match is None:
+        return "", {True: value, False: value}
+    return match.group(1), {True: match.group(2), False: match.group(3)}
+
+
 def check_key_vault_references(t: Templates) -> None:
     settings = app_settings(t)
     for name in KEY_VAULT_SETTINGS:
-        value = settings.get(name, "")
-        assert re.fullmatch(r"'@Microsoft\.KeyVault\(SecretUri=\$\{\w+\}\)'", value), f"{name}: {value!r}"
+        _, values = branches(settings.get(name, ""))
+        set_ones = [v for v in values.values() if v != "''"]
+        assert set_ones, f"{name} is never set"
+        for value in set_ones:
+            assert re.fullmatch(r"'@Microsoft\.KeyVault\(SecretUri=\$\{\w+\}\)'", value), f"{name}: {value!r}"
     site = function_app(t)
     assert re.search(r"^    keyVaultReferenceIdentity: identityId$", site, re.M), "keyVaultReferenceIdentity"
     vault = single(resource_blocks(t["modules/keyvault.bicep"], "Microsoft.KeyVault/vaults"), "vault")
     for prop in ("enableRbacAuthorization: true", "enableSoftDelete: true", "enablePurgeProtection: true"):
         assert f"\n    {prop}\n" in vault, f"Key Vault: {prop}"
+
+
+def check_one_credential(t: Templates) -> None:
+    """The client secret or the Key Vault certificate's secret, never both, never neither; the
+    certificate is read through /secrets/ (the private key), from the vault of the deployment."""
+    settings = app_settings(t)
+    conditions, outcomes = zip(*(branches(settings.get(name, "")) for name in CREDENTIALS), strict=True)
+    assert len(set(conditions)) == 1 and conditions[0], f"one condition decides the credential: {conditions}"
+    for outcome in (True, False):
+        given = [name for name, values in zip(CREDENTIALS, outcomes, strict=True) if values[outcome] != "''"]
+        assert len(given) == 1, f"empty({conditions[0]}) is {outcome}: credentials set {given}"
+    vault = t["modules/keyvault.bicep"]
+    output = re.search(r"^output clientCertificateSecretUri string = (.+)$", vault, re.M)
+    assert output and "secrets/${clientCertificateName}/" in output.group(1), "certificate: a /secrets/ URI"
+    main = t["main.bicep"]
+    for wiring in (
+        "clientCertificateSecretUri: keyVault.outputs.clientCertificateSecretUri",
+        "clientCertificateName: syncClientCertificateName",
+    ):
+        assert f"    {wiring}\n" in main, f"main.bicep does not pass {wiring}"
 
 
 def check_configuration_contract(t: Templates) -> None:
@@ -169,7 +202,9 @@ def check_configuration_contract(t: Templates) -> None:
 def check_secrets_are_secure_parameters(t: Templates) -> None:
     main = t["main.bicep"]
     for param in ("syncClientSecret", "webhookSecret"):
-        assert re.search(rf"@secure\(\)\n(@[^\n]+\n)*param {param} string\n", main), f"{param}: @secure()"
+        assert re.search(rf"@secure\(\)\n(@[^\n]+\n)*param {param} string( = '')?\n", main), (
+            f"{param}: @secure()"
+        )
 
 
 def check_parameters_file(t: Templates) -> None:
@@ -211,12 +246,16 @@ CHECKS: dict[str, Callable[[Templates], None]] = {
         check_no_storage_key_in_app_settings,
         check_storage_roles_assigned,
         check_key_vault_references,
+        check_one_credential,
         check_configuration_contract,
         check_secrets_are_secure_parameters,
         check_parameters_file,
         check_module_wiring,
     )
 }
+
+SECRET_REFERENCE = "'@Microsoft.KeyVault(SecretUri=${clientSecretUri})'"
+CERTIFICATE_REFERENCE = "'@Microsoft.KeyVault(SecretUri=${clientCertificateSecretUri})'"
 
 # (check, file, text in the template, replacement): each mutation must make its check fail.
 MUTATIONS = [
@@ -278,6 +317,36 @@ MUTATIONS = [
         "modules/keyvault.bicep",
         "enablePurgeProtection: true",
         "enablePurgeProtection: false",
+    ),
+    (
+        "check_key_vault_references",
+        "modules/functionapp.bicep",
+        "'@Microsoft.KeyVault(SecretUri=${clientCertificateSecretUri})'",
+        "clientCertificateSecretUri",
+    ),
+    (  # the secret stays set when a certificate is given
+        "check_one_credential",
+        "modules/functionapp.bicep",
+        f"? {SECRET_REFERENCE} : ''",
+        f"? {SECRET_REFERENCE} : {SECRET_REFERENCE}",
+    ),
+    (  # the certificate's branches swapped: both set, or neither
+        "check_one_credential",
+        "modules/functionapp.bicep",
+        f"? '' : {CERTIFICATE_REFERENCE}",
+        f"? {CERTIFICATE_REFERENCE} : ''",
+    ),
+    (
+        "check_one_credential",
+        "modules/keyvault.bicep",
+        "secrets/${clientCertificateName}/",
+        "certificates/${clientCertificateName}/",
+    ),
+    (
+        "check_one_credential",
+        "main.bicep",
+        "    clientCertificateSecretUri: keyVault.outputs.clientCertificateSecretUri\n",
+        "",
     ),
     ("check_configuration_contract", "modules/functionapp.bicep", "name: 'BC_SCOPE'", "name: 'BC_SCOPES'"),
     (

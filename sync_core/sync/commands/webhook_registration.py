@@ -116,6 +116,28 @@ class WebhookRegistration:
         )
         return {"endpoint": endpoint, "endpoint_created": created, "steps": len(wanted), **counts}
 
+    def health(self) -> dict[str, Any]:
+        """Read only: the endpoint's url and which wanted steps Dataverse has (and which it lacks)."""
+        found = self._rows(
+            "serviceendpoints", and_filters(eq("contract", WEBHOOK_CONTRACT), eq("name", ENDPOINT_NAME))
+        )
+        if not found:
+            return {
+                "endpoint": "",
+                "url": "",
+                "steps": 0,
+                "missing": [s.name for s in wanted_steps(self.catalog)],
+            }
+        steps = self._rows("sdkmessageprocessingsteps", eq("_eventhandler_value", uuid.UUID(found[0].id)))
+        have = {str(r.fields.get("name")) for r in steps}
+        wanted = [s.name for s in wanted_steps(self.catalog)]
+        return {
+            "endpoint": found[0].id,
+            "url": str(found[0].fields.get("url") or ""),
+            "steps": sum(name in have for name in wanted),
+            "missing": [name for name in wanted if name not in have],
+        }
+
     def _rows(self, entity: str, expr: str | None) -> list[Record]:
         return list(self.dv.iter_modified(ModifiedQuery(entity, filter=expr)))
 

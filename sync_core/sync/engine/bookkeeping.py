@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -12,8 +11,6 @@ from sync_core.state.ports import Coupling, CouplingStore, DirectionStatus, Sync
 from sync_core.sync.context import SyncContext
 from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import TO_DATAVERSE, Record, bc_then_crm
-
-log = logging.getLogger(__name__)
 
 DEFAULT_REMEDY = "Correct the record or the mapping, then retry it (python -m sync_core retry)."
 
@@ -80,7 +77,8 @@ def _mark_failed(store: CouplingStore, mapping: str, msg: RecordMessage, error: 
 def record_failure(
     ctx: SyncContext, mapping: IntegrationTableMapping, msg: RecordMessage, exc: PermanentError
 ) -> bool:
-    """Log the failure with mapping, record, field and remedy; returns True if now Skipped."""
+    """Record the failure with mapping, record, field and remedy in the sync errors (its log line
+    is the record engine's); returns True if the record is now Skipped."""
     skipped = _mark_failed(ctx.stores.couplings, mapping.name, msg, exc.message)
     field = getattr(exc, "field", "") or ""
     ctx.stores.sync_errors.add(
@@ -95,14 +93,5 @@ def record_failure(
             remedy=exc.remedy or DEFAULT_REMEDY,
             error_code=exc.code or "",
         )
-    )
-    log.warning(
-        "%s %s %s failed%s: %s%s",
-        mapping.name,
-        msg.direction,
-        msg.source_id,
-        f" on field {field}" if field else "",
-        exc.message,
-        " -> Skipped" if skipped else "",
     )
     return skipped

@@ -25,6 +25,7 @@ direction wins.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 from sync_core.errors import ConflictError, DataError, PermanentError, TransientError
@@ -42,6 +43,7 @@ from sync_core.sync.engine.update import RestoreDestination, Updater
 from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery
+from sync_core.telemetry import RecordRef, log_record_failed, log_record_synchronized
 from sync_core.vocabulary import TO_DATAVERSE, Record
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,10 @@ class RecordSynchronizer:
         self.inserter = Inserter(ctx, self.values, self.updater, self.children)
 
     def process(self, msg: RecordMessage) -> Outcome:
+        """One line per message: the record synchronized (with its outcome) or failed."""
+        started = time.monotonic()
         mapping = self.ctx.mapping(msg.mapping)
+        failure: tuple[PermanentError, bool] | None = None
         try:
             outcome = self._synchronize(mapping, msg)
             if msg.direction == TO_DATAVERSE:
@@ -68,12 +73,20 @@ class RecordSynchronizer:
         except IgnoredRecord as exc:  # BC's post-filter: never synchronized, not an error to fix
             outcome = Outcome("skipped", exc.message)
         except PermanentError as exc:
-            skipped = record_failure(self.ctx, mapping, msg, exc)
-            outcome = Outcome("skipped" if skipped else "failed", exc.message)
+            failure = (exc, record_failure(self.ctx, mapping, msg, exc))
+            outcome = Outcome("skipped" if failure[1] else "failed", exc.message)
         job_id = msg.job_id or f"adhoc-{self.ctx.clock():%Y%m%d}"
         self.ctx.stores.job_log.record_outcome(job_id, msg.source_id, outcome.outcome, outcome.message)
-        detail = f" ({outcome.message})" if outcome.message and outcome.outcome != "inserted" else ""
-        log.info("%s %s %s: %s%s", mapping.name, msg.direction, msg.source_id, outcome.outcome, detail)
+        ref = RecordRef(
+            mapping.name, msg.direction, msg.source_id, job_id, msg.reason, outcome.destination_id
+        )
+        took = time.monotonic() - started
+        if failure is not None:
+            log_record_failed(log, ref, failure[0], skipped=failure[1], duration_s=took)
+        else:
+            log_record_synchronized(
+                log, ref, outcome.outcome, duration_s=took, received_at=msg.enqueued_at, now=self.ctx.clock()
+            )
         return outcome
 
     def _synchronize(self, mapping: IntegrationTableMapping, msg: RecordMessage) -> Outcome:

@@ -24,6 +24,7 @@ from sync_core.state.full_sync_review import FullSyncReviewStore, ReviewLine
 from sync_core.state.ports import JobRun, MessageQueue
 from sync_core.sync.context import SyncContext
 from sync_core.sync.jobs.mapping_job import full_scan_query
+from sync_core.sync.jobs.run_lines import log_run
 from sync_core.sync.messages import RecordMessage
 from sync_core.vocabulary import Direction
 
@@ -64,7 +65,7 @@ def stage_records(
         message=f"full-sync run {line.run_id}: {total} record(s) staged",
     )
     ctx.stores.job_log.save_run(run)
-    log.info("%s %s full-sync job %s: %d record(s) staged", mapping.name, direction, job_id, total)
+    log_run(log, run, job="full-sync job", trigger="full sync", detail=f"full synchronization {line.run_id}")
     return run
 
 

@@ -40,6 +40,7 @@ from sync_core.sync.context import SyncContext
 from sync_core.sync.full_sync.feed import feed, stage_records
 from sync_core.sync.full_sync.plan import dependencies_met, is_option, startable
 from sync_core.sync.jobs.mapping_job import advance_watermark
+from sync_core.telemetry import JobRunSummary, correlated, current_correlation_id, error_code, log_job_run
 from sync_core.vocabulary import Direction
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class ControlMessage:
     run_id: str
     mapping: str
     attempt: int = 1
+    correlation_id: str = field(default_factory=current_correlation_id)  # "" in older messages
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -77,7 +79,10 @@ class ControlMessage:
             attempt = int(data.get("attempt", 1))
         except (TypeError, ValueError) as exc:
             raise DataError("control message attempt must be a number") from exc
-        return ControlMessage(str(data["kind"]), str(data["run_id"]), str(data["mapping"]), attempt)
+        correlation_id = str(data.get("correlation_id") or "")
+        return ControlMessage(
+            str(data["kind"]), str(data["run_id"]), str(data["mapping"]), attempt, correlation_id
+        )
 
 
 @dataclass
@@ -108,7 +113,13 @@ def new_job_id(now: datetime) -> str:
 
 
 def process(fs: FullSync, message: ControlMessage) -> str:
-    """Handle one control message; returns what happened (for logs and tests)."""
+    """Handle one control message; returns what happened (for logs and tests). The full
+    synchronization's correlation id is the one it was started under (else its run id)."""
+    with correlated(message.correlation_id or message.run_id):
+        return _process(fs, message)
+
+
+def _process(fs: FullSync, message: ControlMessage) -> str:
     for _ in range(MAX_REDECIDE):
         line = fs.reviews.get_line(message.run_id, message.mapping)
         if line is None:
@@ -220,8 +231,17 @@ def _stalled(fs: FullSync, line: ReviewLine, counts: dict[str, int], enqueued: i
         "(messages lost or in the poison queue?); see `errors`, then run `full-sync restart`"
     )
     fs.reviews.save_line(replace(line, status="Error", counts=counts, finished_at=now, message=message))
-    log.error("full sync %s %s stalled", line.run_id, line.mapping)
+    _log_line(line, counts, now, f"stalled: none processed for {quiet_text}", logging.ERROR)
     return "stalled"
+
+
+def _log_line(line: ReviewLine, counts: dict[str, int], now: datetime, detail: str, level: int) -> None:
+    """The one log line of a review line that ends (Finished, or Error)."""
+    took = (now - line.started_at).total_seconds() if line.started_at else None
+    summary = JobRunSummary(
+        "full-sync line", line.run_id, line.mapping, "", "full sync", counts, took, detail
+    )
+    log_job_run(log, summary, level)
 
 
 def _finish(
@@ -238,7 +258,7 @@ def _finish(
     fs.reviews.save_line(
         replace(line, status="Finished", counts=counts, finished_at=now, progress_at=now, message=message)
     )
-    log.info("full sync %s %s finished: %s", line.run_id, line.mapping, done)
+    _log_line(line, counts, now, f"finished (attempt {line.attempt})", logging.INFO)
     start_ready_lines(fs, line.run_id)
     return "finished"
 
@@ -292,8 +312,11 @@ def _couple(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMapping) ->
     try:
         jobs, message = couple_records(fs.ctx, mapping, line.match_fields)
     except (ConfigError, PermanentError) as exc:
-        fs.reviews.save_line(replace(line, status="Error", finished_at=fs.ctx.clock(), message=exc.message))
-        log.error("full sync %s %s: %s", line.run_id, line.mapping, exc.message)
+        now = fs.ctx.clock()
+        fs.reviews.save_line(replace(line, status="Error", finished_at=now, message=exc.message))
+        _log_line(
+            line, empty_counts(), now, f"error {error_code(exc)}: see `full-sync status`", logging.ERROR
+        )
         return "error"
     line = fs.reviews.save_line(replace(line, jobs=jobs, progress_at=fs.ctx.clock(), message=message))
     return _await(fs, line, "coupled")

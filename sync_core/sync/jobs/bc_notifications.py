@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from sync_core.state.ports import JobRun
 from sync_core.sync.context import SyncContext
+from sync_core.sync.jobs.run_lines import log_run
 from sync_core.sync.messages import RecordMessage
 from sync_core.webhooks.bc import BcNotification
 
@@ -77,13 +78,13 @@ def _enqueue(ctx: SyncContext, mapping: str, entity: str, notes: list[BcNotifica
     ctx.stores.job_log.save_run(run)
     ctx.record_queue.send_many(m.to_json() for m in messages)
     catch_up = messages[0].reason == CATCH_UP
-    ctx.stores.job_log.save_run(
-        replace(
-            run,
-            finished_enqueue_at=ctx.clock(),
-            read=len(notes),
-            enqueued=0 if catch_up else len(messages),
-            message=f"BC webhook {entity}" + (" (collection: catch-up run)" if catch_up else ""),
-        )
+    run = replace(
+        run,
+        finished_enqueue_at=ctx.clock(),
+        read=len(notes),
+        enqueued=0 if catch_up else len(messages),
+        message=f"BC webhook {entity}" + (" (collection: catch-up run)" if catch_up else ""),
     )
+    ctx.stores.job_log.save_run(run)
+    log_run(log, run, job="webhook", trigger="bc webhook", detail="collection: catch-up" if catch_up else "")
     return messages

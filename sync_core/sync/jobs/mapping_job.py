@@ -19,8 +19,10 @@ from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import JobRun, Watermark
 from sync_core.sync.context import SyncContext, source_coupling
 from sync_core.sync.engine.child_lines import refuse_alone
+from sync_core.sync.jobs.run_lines import log_run
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery
+from sync_core.telemetry import correlated
 from sync_core.vocabulary import Direction, Record
 
 log = logging.getLogger(__name__)
@@ -60,34 +62,29 @@ def _suppress_echo(mapping: IntegrationTableMapping) -> bool:
 def _run_direction(
     ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction, trigger: str
 ) -> JobRun:
+    """One direction's run; its messages carry the job id as correlation id (unless the job runs
+    for a change that has one already: a BC catch-up message, an operator command)."""
     started = ctx.clock()
     watermark = ctx.stores.watermarks.get(mapping.name, direction)
     run = JobRun(f"{started:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}", mapping.name, direction, started)
-    ctx.stores.job_log.save_run(run)
-    scan = _Scan(ctx, mapping, direction, run.job_id)
-    sent = scan.enqueue(query_for(ctx, mapping, direction, watermark.value))
-    sent += scan.enqueue_failed()
-    if scan.max_modified is not None:
-        _advance(ctx, watermark, min(scan.max_modified, started))
-    run = replace(
-        run,
-        finished_enqueue_at=ctx.clock(),
-        read=scan.read,
-        enqueued=sent,
-        message=f"{trigger}: read {scan.read}, enqueued {sent}, skipped {scan.skipped}",
-    )
-    ctx.stores.job_log.save_run(run)
-    log.info(
-        "%s %s job %s: read %d, enqueued %d (retries %d), skipped %d, watermark %s",
-        mapping.name,
-        direction,
-        run.job_id,
-        scan.read,
-        sent,
-        scan.retries,
-        scan.skipped,
-        (min(scan.max_modified, started) if scan.max_modified else watermark.value),
-    )
+    with correlated(run.job_id, received_at=started, keep_current=True):
+        ctx.stores.job_log.save_run(run)
+        scan = _Scan(ctx, mapping, direction, run.job_id)
+        sent = scan.enqueue(query_for(ctx, mapping, direction, watermark.value))
+        sent += scan.enqueue_failed()
+        if scan.max_modified is not None:
+            _advance(ctx, watermark, min(scan.max_modified, started))
+        run = replace(
+            run,
+            finished_enqueue_at=ctx.clock(),
+            read=scan.read,
+            enqueued=sent,
+            message=f"{trigger}: read {scan.read}, enqueued {sent}, skipped {scan.skipped}",
+        )
+        ctx.stores.job_log.save_run(run)
+        moved_to = min(scan.max_modified, started) if scan.max_modified else watermark.value
+        counts = {"read": scan.read, "enqueued": sent, "retries": scan.retries, "skipped": scan.skipped}
+        log_run(log, run, job="mapping job", trigger=trigger, counts=counts, detail=f"watermark {moved_to}")
     return run
 
 

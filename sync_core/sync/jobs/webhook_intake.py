@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from sync_core.state.ports import JobRun
 from sync_core.sync.context import SyncContext
+from sync_core.sync.jobs.run_lines import log_run
 from sync_core.sync.messages import RecordMessage
 from sync_core.webhooks.dataverse import SYNC_MESSAGES, DataverseEvent
 
@@ -38,16 +39,7 @@ def enqueue_dataverse_event(ctx: SyncContext, event: DataverseEvent) -> IntakeRe
         return IntakeResult(ignored=f"no mapping synchronizes {event.entity} to Business Central")
     if event.user_id and event.user_id == ctx.dataverse.whoami():
         return IntakeResult(ignored="change made by the integration user (echo)")
-    messages = [_enqueue(ctx, mapping.name, event) for mapping in mappings]
-    log.info(
-        "webhook %s %s %s (correlation %s): enqueued %d",
-        event.message_name,
-        event.entity,
-        event.entity_id,
-        event.correlation_id or "-",
-        len(messages),
-    )
-    return IntakeResult(enqueued=messages)
+    return IntakeResult(enqueued=[_enqueue(ctx, mapping.name, event) for mapping in mappings])
 
 
 def _enqueue(ctx: SyncContext, mapping: str, event: DataverseEvent) -> RecordMessage:
@@ -56,13 +48,14 @@ def _enqueue(ctx: SyncContext, mapping: str, event: DataverseEvent) -> RecordMes
     message = RecordMessage(mapping, "to-bc", event.entity_id, run.job_id, "webhook")
     ctx.stores.job_log.save_run(run)
     ctx.record_queue.send(message.to_json())
-    ctx.stores.job_log.save_run(
-        replace(
-            run,
-            finished_enqueue_at=ctx.clock(),
-            read=1,
-            enqueued=1,
-            message=f"webhook {event.message_name} {event.entity}",
-        )
+    run = replace(
+        run,
+        finished_enqueue_at=ctx.clock(),
+        read=1,
+        enqueued=1,
+        message=f"webhook {event.message_name} {event.entity}",
     )
+    ctx.stores.job_log.save_run(run)
+    detail = f"{event.message_name} {event.entity} {event.entity_id}"
+    log_run(log, run, job="webhook", trigger="dataverse webhook", detail=detail)
     return message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,15 @@ def _health(runner: Any, key: str) -> None:
     print(f"GET /api/health -> {reply.status_code}: {summary}")
 
 
+def _status_page(runner: Any, key: str) -> None:
+    """The operator's status page as the browser gets it, saved for a look (its buttons need the app)."""
+    reply = requests.get(f"{runner.http_url}/api/status", params={"code": key}, timeout=60)
+    saved = Path(tempfile.gettempdir()) / "bcsync-status.html"
+    saved.write_text(reply.text, encoding="utf-8")
+    failed = reply.text.count('data-state="Not coupled"') + reply.text.count('data-state="Failure"')
+    print(f"\nGET /api/status -> {reply.status_code}: {failed} failed record(s) with Retry; saved to {saved}")
+
+
 def _scenario(stack: SandboxStack, runner: Any, key: str) -> None:
     from sync_core.app.wiring import services
 
@@ -90,6 +100,7 @@ def _scenario(stack: SandboxStack, runner: Any, key: str) -> None:
     _print_job(svc)
     _print_errors(svc, seen)
     _print_currencies(stack, svc)
+    _status_page(runner, key)
 
 
 def main() -> int:

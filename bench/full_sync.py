@@ -8,7 +8,8 @@ of latency into every emulator request, then runs ``full-sync start`` through th
 again with nothing changed (which must write nothing). The sync runs in a child process so its
 peak memory is its own (the emulators keep every row in the parent). ``--path``: ``new`` (chunk
 messages, ``SYNC_FULL_SYNC_CHUNKS`` on), ``old`` (one message per record) or ``both`` (old, then
-new, each on a fresh stack seeded the same way). Figures:
+new, each on a fresh stack seeded the same way) or ``reruns`` (one stack: a first run on the new
+path, then the no-change rerun on the old path and on the new one). Figures:
   records/s            records processed (all lines, both directions) / wall time of the run
   HTTP req/record      requests the two emulators counted / records
   quota units/record   the emulators' operations (each request, each operation inside a $batch
@@ -41,7 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "mappings_fullsync"
 DEFAULT_MAPPINGS = ("CUSTOMER", "ITEM-PRODUCT")
 FALLBACK = {"CUSTOMER": "FS-CUSTOMER", "ITEM-PRODUCT": "FS-ITEM"}
-PATHS = {"old": ("old",), "new": ("new",), "both": ("old", "new")}
+FIRST, RERUN = "first run", "no-change rerun"
+PATHS: dict[str, list[list[tuple[str, str]]]] = {  # --path -> stacks -> (path, run) in order
+    "old": [[("old", FIRST), ("old", RERUN)]],
+    "new": [[("new", FIRST), ("new", RERUN)]],
+    "both": [[("old", FIRST), ("old", RERUN)], [("new", FIRST), ("new", RERUN)]],
+    "reruns": [[("new", FIRST), ("old", RERUN), ("new", RERUN)]],  # one stack: both reruns
+}
 CHUNKS_SETTING = {"old": "0", "new": "1"}  # SYNC_FULL_SYNC_CHUNKS
 OUTCOMES = ("inserted", "modified", "unchanged", "skipped", "failed")
 SEED_ROWS = {  # BC entity set -> the fields of bench record i
@@ -215,30 +222,35 @@ def run_bench(
     wanted = list(mappings or DEFAULT_MAPPINGS)
     chosen, note = _resolve(load_catalog([FIXTURES]), wanted)
     runs: list[RunFigures] = []
-    for which in PATHS[path]:
-        spec = {"mappings": chosen, "timeout_s": timeout_s, "tracemalloc": use_tracemalloc, "path": which}
-        runs += _run_path(records, latency_ms, spec, note)
+    spec = {"mappings": chosen, "timeout_s": timeout_s, "tracemalloc": use_tracemalloc}
+    for steps in PATHS[path]:
+        runs += _run_stack(records, latency_ms, steps, spec, note)
     command = f"python -m bench.full_sync --records {records} --latency-ms {latency_ms:g}"
     command += f" --mappings {' '.join(wanted)} --path {path}" + (" --tracemalloc" if use_tracemalloc else "")
     return BenchResult(command, chosen, note, runs)
 
 
-def _run_path(records: int, latency_ms: float, spec: dict[str, Any], note: str) -> list[RunFigures]:
-    """A fresh stack, N records seeded per mapping, the first run and the no-change rerun."""
+def _run_stack(
+    records: int, latency_ms: float, steps: list[tuple[str, str]], spec: dict[str, Any], note: str
+) -> list[RunFigures]:
+    """A fresh stack, N records seeded per mapping, then each run of ``steps`` on its path."""
     from sandbox.stack import start_stack
     from sync_core.mapping.catalog import load_catalog
 
     catalog = load_catalog([FIXTURES])
     stack = start_stack()
     try:
-        env = {**os.environ, **stack.settings(), "SYNC_FULL_SYNC_CHUNKS": CHUNKS_SETTING[spec["path"]]}
+        env = {**os.environ, **stack.settings()}
         if note:
             env["SYNC_MAPPINGS_DIR"] = str(FIXTURES)
         for name in spec["mappings"]:
             _seed(stack, catalog.get(name).bc_entity, records)
         for emulator in (stack.bc, stack.dataverse):
             emulator.set_knobs(latency_ms=latency_ms)
-        return [_run(stack, env, label, spec) for label in ("first run", "no-change rerun")]
+        return [
+            _run(stack, {**env, "SYNC_FULL_SYNC_CHUNKS": CHUNKS_SETTING[path]}, label, {**spec, "path": path})
+            for path, label in steps
+        ]
     finally:
         stack.stop()
 
@@ -258,7 +270,7 @@ ROWS: list[tuple[str, Any]] = [
 
 
 def _header(run: RunFigures) -> str:
-    return f"{run.path}: {'first run' if run.label == 'first run' else 'rerun'}"
+    return f"{run.path}: {'first run' if run.label == FIRST else 'rerun'}"
 
 
 def render(result: BenchResult) -> str:
@@ -277,7 +289,7 @@ def render(result: BenchResult) -> str:
             out.append(
                 f"    {line['mapping']:<16} {line['recommendation']:<21} {line['status']:<9} {figures}"
             )
-    for rerun in (r for r in result.runs if r.label != "first run"):
+    for rerun in (r for r in result.runs if r.label != FIRST):
         out.append(f"  no-change rerun writes: {rerun.http_writes} ({rerun.path} path)")
     out.append(f"command: {result.command}")
     return "\n".join(out)
@@ -287,7 +299,7 @@ def _ratios(runs: list[RunFigures]) -> list[str]:
     """New path vs old path, records/s, first run and rerun (when both ran)."""
     by = {(r.path, r.label): r for r in runs}
     out = []
-    for label in ("first run", "no-change rerun"):
+    for label in (FIRST, RERUN):
         old, new = by.get(("old", label)), by.get(("new", label))
         if old is not None and new is not None and old.records_per_s:
             out.append(f"  new vs old path, {label}: {new.records_per_s / old.records_per_s:.1f}x records/s")
@@ -301,7 +313,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mappings", nargs="+", default=list(DEFAULT_MAPPINGS), metavar="MAPPING")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     p.add_argument(
-        "--path", choices=sorted(PATHS), default="both", help="chunk messages (new), per record (old), both"
+        "--path",
+        choices=sorted(PATHS),
+        default="both",
+        help="chunk messages (new), per record (old), both on fresh stacks, or reruns: one stack's "
+        "first run (new), then the no-change rerun on each path",
     )
     p.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -323,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         path=args.path,
     )
     print(json.dumps(asdict(result)) if args.json else render(result))
-    reruns = [r for r in result.runs if r.label != "first run"]
+    reruns = [r for r in result.runs if r.label != FIRST]
     ok = all(r.http_writes == 0 for r in reruns) and all(r.state == "Finished" for r in result.runs)
     return 0 if ok else 1
 

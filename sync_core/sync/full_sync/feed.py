@@ -55,6 +55,28 @@ def stage_records(
         job_id, mapping.name, direction, started, kind="full-sync", message=f"full-sync run {line.run_id}"
     )
     ctx.stores.job_log.save_run(run)
+    total = _scan_and_stage(ctx, reviews, job_id, mapping, direction, chunks)
+    run = replace(
+        run,
+        finished_enqueue_at=ctx.clock(),
+        read=total,
+        enqueued=total,
+        message=f"full-sync run {line.run_id}: {total} record(s) staged",
+    )
+    ctx.stores.job_log.save_run(run)
+    log_run(log, run, job="full-sync job", trigger="full sync", detail=f"full synchronization {line.run_id}")
+    return run
+
+
+def _scan_and_stage(
+    ctx: SyncContext,
+    reviews: FullSyncReviewStore,
+    job_id: str,
+    mapping: IntegrationTableMapping,
+    direction: Direction,
+    chunks: bool,
+) -> int:
+    """Stream the source into staged chunks of ``STAGE_CHUNK``; returns how many were staged."""
     decided = chunks and shortcut_allowed(ctx, mapping, direction)
     facts = coupling_facts(ctx, mapping.name, direction) if decided else {}
     total, chunk_no, chunk = 0, 0, []
@@ -69,16 +91,7 @@ def stage_records(
             chunk_no, chunk = chunk_no + 1, []
     if chunk:
         _stage(reviews, job_id, chunk_no, chunk, chunks)
-    run = replace(
-        run,
-        finished_enqueue_at=ctx.clock(),
-        read=total,
-        enqueued=total,
-        message=f"full-sync run {line.run_id}: {total} record(s) staged",
-    )
-    ctx.stores.job_log.save_run(run)
-    log_run(log, run, job="full-sync job", trigger="full sync", detail=f"full synchronization {line.run_id}")
-    return run
+    return total
 
 
 def _stage(

@@ -51,6 +51,7 @@ STAGE_PREFIX = "%stage_"
 LINE_PREFIX = "line_"
 _LINE_END = "line`"  # the first key after every "line_..." key
 _TRANSACTION_MAX = 100
+_STRING_MAX = 32 * 1024  # characters of a string property (64 KiB of UTF-16)
 
 
 def _int(value: Any) -> int:
@@ -259,11 +260,14 @@ def encode_staged(records: Sequence[StagedRecord]) -> dict[str, str]:
     Unix ms or null) and ``decisions`` (one letter per record: u, s, p). 200 GUIDs are ~8,000
     characters in ``ids``, ~3,000 in ``modified``: each far below the 64 KiB (32K UTF-16
     characters) of a string property, the row far below 1 MiB."""
-    return {
+    row = {
         "ids": json.dumps([r.id for r in records], separators=(",", ":")),
         "modified": json.dumps([r.modified_on_ms for r in records], separators=(",", ":")),
         "decisions": "".join(r.decision[0] for r in records),
     }
+    if max(len(v) for v in row.values()) > _STRING_MAX:
+        raise ValueError(f"a staged chunk of {len(records)} record(s) is too big for one row; stage fewer")
+    return row
 
 
 _DECISION_OF: dict[str, StagedDecision] = {d[0]: d for d in STAGED_DECISIONS}

@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync_core.errors import DataError
+from sync_core.mapping.catalog import default_catalog
 from sync_core.settings import full_sync_chunks
-from sync_core.sync.full_sync.chunks import CLAIMED, FAILED, SKIPPED, decide, from_ms, to_ms
+from sync_core.state.memory import MemoryMessageQueue
+from sync_core.state.stores import memory_stores
+from sync_core.sync.context import SyncContext
+from sync_core.sync.full_sync.chunks import CLAIMED, FAILED, SKIPPED, decide, from_ms, shortcut_allowed, to_ms
 from sync_core.sync.messages import ChunkMessage, RecordMessage, parse_record_queue_message
 
 T = datetime(2024, 6, 1, 8, 0, 0, 123000, tzinfo=UTC)
@@ -71,3 +75,22 @@ def test_the_switch_defaults_to_chunks() -> None:
     )
     for off in ("0", "false", "FALSE", " no ", "off"):
         assert not full_sync_chunks({"SYNC_FULL_SYNC_CHUNKS": off})
+
+
+def test_no_shortcut_where_the_engine_would_do_more_than_decide() -> None:
+    """Option mappings couple by synchronizing, a price group re-synchronizes its prices, a line
+    mapping goes with its document, a one-way mapping has no other direction."""
+    catalog = default_catalog()
+    ctx = SyncContext(catalog, None, None, memory_stores(), MemoryMessageQueue("r"))  # type: ignore[arg-type]
+    allowed = {
+        (name, direction): shortcut_allowed(ctx, catalog.get(name), direction)  # type: ignore[arg-type]
+        for name in ("CUSTOMER", "CURRENCY", "PAYMENT TERMS", "CUSTPRCGRP-PRICE", "POSTEDSALESLINE-INV")
+        for direction in ("to-dataverse", "to-bc")
+    }
+    assert allowed == {
+        ("CUSTOMER", "to-dataverse"): True, ("CUSTOMER", "to-bc"): True,
+        ("CURRENCY", "to-dataverse"): True, ("CURRENCY", "to-bc"): False,
+        ("PAYMENT TERMS", "to-dataverse"): False, ("PAYMENT TERMS", "to-bc"): False,
+        ("CUSTPRCGRP-PRICE", "to-dataverse"): False, ("CUSTPRCGRP-PRICE", "to-bc"): False,
+        ("POSTEDSALESLINE-INV", "to-dataverse"): False, ("POSTEDSALESLINE-INV", "to-bc"): False,
+    }  # fmt: skip

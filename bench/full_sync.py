@@ -1,14 +1,19 @@
 """Full synchronization benchmark: N BC records per mapping through the emulators, twice.
 
-    python -m bench.full_sync --records N --latency-ms L [--mappings CUSTOMER ITEM-PRODUCT]
+    python -m bench.full_sync --records N --latency-ms L [--mappings CUSTOMER ITEM-PRODUCT] [--path both]
 
 Seeds N BC records per mapping through the BC emulator's in-process ``insert``, injects ``L`` ms
 of latency into every emulator request, then runs ``full-sync start`` through the local runner
 (real Azurite queues and tables, real HTTP to the emulators) until the review is finished, and
 again with nothing changed (which must write nothing). The sync runs in a child process so its
-peak memory is its own (the emulators keep every row in the parent). Figures:
+peak memory is its own (the emulators keep every row in the parent). ``--path``: ``new`` (chunk
+messages, ``SYNC_FULL_SYNC_CHUNKS`` on), ``old`` (one message per record) or ``both`` (old, then
+new, each on a fresh stack seeded the same way) or ``reruns`` (one stack: a first run on the new
+path, then the no-change rerun on the old path and on the new one). Figures:
   records/s            records processed (all lines, both directions) / wall time of the run
   HTTP req/record      requests the two emulators counted / records
+  quota units/record   the emulators' operations (each request, each operation inside a $batch
+                       once, as the services may count them) / records
   Table ops/record     requests to Azurite's table endpoint / records (counted in the child by
                        wrapping azure-core's RequestsTransport.send: every table call, retries
                        included); queue sends/record likewise (POST .../messages)
@@ -37,6 +42,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "mappings_fullsync"
 DEFAULT_MAPPINGS = ("CUSTOMER", "ITEM-PRODUCT")
 FALLBACK = {"CUSTOMER": "FS-CUSTOMER", "ITEM-PRODUCT": "FS-ITEM"}
+FIRST, RERUN = "first run", "no-change rerun"
+PATHS: dict[str, list[list[tuple[str, str]]]] = {  # --path -> stacks -> (path, run) in order
+    "old": [[("old", FIRST), ("old", RERUN)]],
+    "new": [[("new", FIRST), ("new", RERUN)]],
+    "both": [[("old", FIRST), ("old", RERUN)], [("new", FIRST), ("new", RERUN)]],
+    "reruns": [[("new", FIRST), ("old", RERUN), ("new", RERUN)]],  # one stack: both reruns
+}
+CHUNKS_SETTING = {"old": "0", "new": "1"}  # SYNC_FULL_SYNC_CHUNKS
 OUTCOMES = ("inserted", "modified", "unchanged", "skipped", "failed")
 SEED_ROWS = {  # BC entity set -> the fields of bench record i
     "integrationCustomers": lambda i: {"name": f"Bench customer {i:06d}", "city": "Benchville"},
@@ -52,6 +65,7 @@ class RunFigures:
     records: int
     elapsed_s: float
     http_requests: int
+    quota_units: int
     http_writes: int
     table_ops: int
     queue_sends: int
@@ -59,6 +73,7 @@ class RunFigures:
     traced_peak_mib: float | None
     state: str
     lines: list[dict[str, Any]] = field(default_factory=list)
+    path: str = "new"
 
     def per_record(self, value: int) -> float:
         return value / self.records if self.records else 0.0
@@ -181,6 +196,7 @@ def _run(stack: Any, env: dict[str, str], label: str, spec: dict[str, Any]) -> R
         records=sum(line[o] for line in lines for o in OUTCOMES),
         elapsed_s=out["elapsed_s"],
         http_requests=bc["total"] + dv["total"],
+        quota_units=bc["operations"] + dv["operations"],
         http_writes=bc["writes"] + dv["writes"],
         table_ops=out["storage"].get("table", 0),
         queue_sends=out["storage"].get("queue_sends", 0),
@@ -188,6 +204,7 @@ def _run(stack: Any, env: dict[str, str], label: str, spec: dict[str, Any]) -> R
         traced_peak_mib=out["traced_peak_mib"],
         state=out["report"]["review"]["state"],
         lines=[{k: line[k] for k in ("mapping", "recommendation", "status", *OUTCOMES)} for line in lines],
+        path=spec["path"],
     )
 
 
@@ -198,60 +215,95 @@ def run_bench(
     *,
     timeout_s: float = 3600,
     use_tracemalloc: bool = False,
+    path: str = "new",
 ) -> BenchResult:
-    from sandbox.stack import start_stack
     from sync_core.mapping.catalog import load_catalog
 
     wanted = list(mappings or DEFAULT_MAPPINGS)
     chosen, note = _resolve(load_catalog([FIXTURES]), wanted)
+    runs: list[RunFigures] = []
+    spec = {"mappings": chosen, "timeout_s": timeout_s, "tracemalloc": use_tracemalloc}
+    for steps in PATHS[path]:
+        runs += _run_stack(records, latency_ms, steps, spec, note)
+    command = f"python -m bench.full_sync --records {records} --latency-ms {latency_ms:g}"
+    command += f" --mappings {' '.join(wanted)} --path {path}" + (" --tracemalloc" if use_tracemalloc else "")
+    return BenchResult(command, chosen, note, runs)
+
+
+def _run_stack(
+    records: int, latency_ms: float, steps: list[tuple[str, str]], spec: dict[str, Any], note: str
+) -> list[RunFigures]:
+    """A fresh stack, N records seeded per mapping, then each run of ``steps`` on its path."""
+    from sandbox.stack import start_stack
+    from sync_core.mapping.catalog import load_catalog
+
     catalog = load_catalog([FIXTURES])
     stack = start_stack()
     try:
         env = {**os.environ, **stack.settings()}
         if note:
             env["SYNC_MAPPINGS_DIR"] = str(FIXTURES)
-        for name in chosen:
+        for name in spec["mappings"]:
             _seed(stack, catalog.get(name).bc_entity, records)
         for emulator in (stack.bc, stack.dataverse):
             emulator.set_knobs(latency_ms=latency_ms)
-        spec = {"mappings": chosen, "timeout_s": timeout_s, "tracemalloc": use_tracemalloc}
-        runs = [_run(stack, env, label, spec) for label in ("first run", "no-change rerun")]
+        return [
+            _run(stack, {**env, "SYNC_FULL_SYNC_CHUNKS": CHUNKS_SETTING[path]}, label, {**spec, "path": path})
+            for path, label in steps
+        ]
     finally:
         stack.stop()
-    command = f"python -m bench.full_sync --records {records} --latency-ms {latency_ms:g}"
-    command += f" --mappings {' '.join(wanted)}" + (" --tracemalloc" if use_tracemalloc else "")
-    return BenchResult(command, chosen, note, runs)
+
+
+ROWS: list[tuple[str, Any]] = [
+    ("state", lambda r: r.state),
+    ("records processed", lambda r: f"{r.records}"),
+    ("elapsed", lambda r: f"{r.elapsed_s:.1f} s"),
+    ("records/s", lambda r: f"{r.records_per_s:.1f}"),
+    ("HTTP requests/record", lambda r: f"{r.per_record(r.http_requests):.2f}"),
+    ("quota units/record", lambda r: f"{r.per_record(r.quota_units):.2f}"),
+    ("HTTP writes", lambda r: f"{r.http_writes}"),
+    ("Table Storage ops/record", lambda r: f"{r.per_record(r.table_ops):.3f}"),
+    ("queue sends/record", lambda r: f"{r.per_record(r.queue_sends):.3f}"),
+    ("peak RSS (child)", lambda r: f"{r.peak_rss_mib:.0f} MiB"),
+]
+
+
+def _header(run: RunFigures) -> str:
+    return f"{run.path}: {'first run' if run.label == FIRST else 'rerun'}"
 
 
 def render(result: BenchResult) -> str:
-    first, rerun = result.runs
-    rows = [
-        ("state", lambda r: r.state),
-        ("records processed", lambda r: f"{r.records}"),
-        ("elapsed", lambda r: f"{r.elapsed_s:.1f} s"),
-        ("records/s", lambda r: f"{r.records_per_s:.1f}"),
-        ("HTTP requests/record", lambda r: f"{r.per_record(r.http_requests):.2f}"),
-        ("HTTP writes", lambda r: f"{r.http_writes}"),
-        ("Table Storage ops/record", lambda r: f"{r.per_record(r.table_ops):.2f}"),
-        ("queue sends/record", lambda r: f"{r.per_record(r.queue_sends):.2f}"),
-        ("peak RSS (child)", lambda r: f"{r.peak_rss_mib:.0f} MiB"),
-    ]
-    if first.traced_peak_mib is not None:
+    rows = list(ROWS)
+    if result.runs[0].traced_peak_mib is not None:
         rows.append(("peak Python allocations", lambda r: f"{r.traced_peak_mib:.1f} MiB"))
     out = [f"Full synchronization benchmark: {', '.join(result.mappings)}"]
     out += [result.note] if result.note else []
-    out.append(f"  {'':<26}{'first run':>16}{'no-change rerun':>18}")
-    out += [f"  {name:<26}{get(first):>16}{get(rerun):>18}" for name, get in rows]
+    out.append(f"  {'':<26}" + "".join(f"{_header(r):>18}" for r in result.runs))
+    out += [f"  {name:<26}" + "".join(f"{get(r):>18}" for r in result.runs) for name, get in rows]
+    out += _ratios(result.runs)
     for run in result.runs:
-        out.append(f"  {run.label} lines:")
+        out.append(f"  {_header(run)} lines:")
         for line in run.lines:
             figures = ", ".join(f"{o} {line[o]}" for o in OUTCOMES if line[o]) or "nothing"
             out.append(
                 f"    {line['mapping']:<16} {line['recommendation']:<21} {line['status']:<9} {figures}"
             )
-    out.append(f"  no-change rerun writes: {rerun.http_writes}")
+    for rerun in (r for r in result.runs if r.label != FIRST):
+        out.append(f"  no-change rerun writes: {rerun.http_writes} ({rerun.path} path)")
     out.append(f"command: {result.command}")
     return "\n".join(out)
+
+
+def _ratios(runs: list[RunFigures]) -> list[str]:
+    """New path vs old path, records/s, first run and rerun (when both ran)."""
+    by = {(r.path, r.label): r for r in runs}
+    out = []
+    for label in (FIRST, RERUN):
+        old, new = by.get(("old", label)), by.get(("new", label))
+        if old is not None and new is not None and old.records_per_s:
+            out.append(f"  new vs old path, {label}: {new.records_per_s / old.records_per_s:.1f}x records/s")
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -260,6 +312,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=20.0, help="latency of every emulator request")
     p.add_argument("--mappings", nargs="+", default=list(DEFAULT_MAPPINGS), metavar="MAPPING")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument(
+        "--path",
+        choices=sorted(PATHS),
+        default="both",
+        help="chunk messages (new), per record (old), both on fresh stacks, or reruns: one stack's "
+        "first run (new), then the no-change rerun on each path",
+    )
     p.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -272,11 +331,17 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(json.loads(args.worker)), default=str))
         return 0
     result = run_bench(
-        args.records, args.latency_ms, args.mappings, timeout_s=args.timeout, use_tracemalloc=args.tracemalloc
+        args.records,
+        args.latency_ms,
+        args.mappings,
+        timeout_s=args.timeout,
+        use_tracemalloc=args.tracemalloc,
+        path=args.path,
     )
     print(json.dumps(asdict(result)) if args.json else render(result))
-    rerun = result.runs[1]
-    return 0 if rerun.http_writes == 0 and all(r.state == "Finished" for r in result.runs) else 1
+    reruns = [r for r in result.runs if r.label != FIRST]
+    ok = all(r.http_writes == 0 for r in reruns) and all(r.state == "Finished" for r in result.runs)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

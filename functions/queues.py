@@ -1,4 +1,5 @@
-"""Queue-triggered record processor: one message = one record of one mapping in one direction."""
+"""Queue-triggered record processor: one message = one record of one mapping in one direction, or
+one staged chunk of a full synchronization's records (``kind`` = ``chunk``)."""
 
 import azure.functions as func
 

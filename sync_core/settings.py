@@ -181,3 +181,14 @@ def load_settings() -> Settings:
 def schedule_setting_name(function_name: str) -> str:
     """App setting that overrides a timer's schedule: ``sync_currency`` -> ``SYNC_CURRENCY_SCHEDULE``."""
     return f"{function_name.upper()}_SCHEDULE"
+
+
+FULL_SYNC_CHUNKS = "SYNC_FULL_SYNC_CHUNKS"
+_OFF = frozenset({"0", "false", "no", "off"})
+
+
+def full_sync_chunks(env: Mapping[str, str] | None = None) -> bool:
+    """``SYNC_FULL_SYNC_CHUNKS``: a full synchronization sends one message per staged chunk of
+    records (default, also when unset or empty) or, when ``0``/``false``, one per record."""
+    value = (os.environ if env is None else env).get(FULL_SYNC_CHUNKS, "").strip().lower()
+    return value not in _OFF

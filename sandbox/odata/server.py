@@ -51,6 +51,7 @@ class _Counters:
 
     def reset(self) -> None:
         self.total = 0
+        self.operations = 0  # quota units: each request, and each operation inside a $batch, once
         self.writes = 0
         self.by_method: dict[str, int] = {}
         self.by_entity: dict[str, dict[str, int]] = {}
@@ -58,6 +59,7 @@ class _Counters:
     def add(self, method: str, entity: str | None, *, request: bool) -> None:
         with self.lock:
             self.total += 1 if request else 0
+            self.operations += method != "BATCH"
             self.by_method[method] = self.by_method.get(method, 0) + 1
             if entity:
                 per = self.by_entity.setdefault(entity, {})
@@ -72,6 +74,7 @@ class _Counters:
             by_entity = {k: dict(v) for k, v in self.by_entity.items()}
             return {
                 "total": self.total,
+                "operations": self.operations,
                 "by_method": by_method,
                 "by_entity": by_entity,
                 "writes": self.writes,

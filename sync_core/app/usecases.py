@@ -17,15 +17,17 @@ from sync_core.app.wiring import services
 from sync_core.errors import ConfigError, SyncError, TransientError
 from sync_core.sales.intake import enqueue_document_event, is_document_event
 from sync_core.settings import MAX_DEQUEUE_COUNT
+from sync_core.state.full_sync_review import FullSyncReviewStore
 from sync_core.state.ports import JobRun, MessageQueue, SyncErrorEntry
 from sync_core.sync.context import SyncContext
 from sync_core.sync.engine.outcome import Outcome
 from sync_core.sync.engine.record import RecordSynchronizer
+from sync_core.sync.full_sync.chunks import process_chunk
 from sync_core.sync.jobs.bc_notifications import CATCH_UP
 from sync_core.sync.jobs.job_queue import run_scheduled
 from sync_core.sync.jobs.mapping_job import run_mapping_job
 from sync_core.sync.jobs.webhook_intake import enqueue_dataverse_event
-from sync_core.sync.messages import RecordMessage
+from sync_core.sync.messages import ChunkMessage, RecordMessage, parse_record_queue_message
 from sync_core.telemetry import RecordRef, correlated, log_record_failed
 from sync_core.webhooks.dataverse import WebhookError, authenticate, parse
 
@@ -47,11 +49,18 @@ def run_mapping_timer(
 
 
 def process_record_message(
-    body: bytes | str, *, dequeue_count: int | None = None, ctx: SyncContext | None = None
+    body: bytes | str,
+    *,
+    dequeue_count: int | None = None,
+    ctx: SyncContext | None = None,
+    reviews: FullSyncReviewStore | None = None,
 ) -> Outcome:
-    """Queue trigger body. Transient errors re-raise (redelivery); the last attempt is logged."""
-    message = RecordMessage.from_json(body)
+    """Queue trigger body. Transient errors re-raise (redelivery); the last attempt is logged.
+    A full synchronization's chunk message is processed as its staged records."""
+    message = parse_record_queue_message(body)
     context = _context(ctx)
+    if isinstance(message, ChunkMessage):
+        return _process_chunk(context, reviews or services().full_sync_review, message, dequeue_count)
     with correlated(message.correlation_id or message.job_id, received_at=message.enqueued_at):
         try:
             if message.reason == CATCH_UP:  # a BC `collection` notification: the mapping's job, now
@@ -62,6 +71,23 @@ def process_record_message(
             if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
                 _record_poisoned(context, message, exc)
             raise
+
+
+def _process_chunk(
+    ctx: SyncContext, reviews: FullSyncReviewStore, message: ChunkMessage, dequeue_count: int | None
+) -> Outcome:
+    with correlated(message.correlation_id or message.job_id):
+        try:
+            counts = process_chunk(ctx, reviews, message)
+        except TransientError as exc:
+            if (dequeue_count or 0) >= MAX_DEQUEUE_COUNT:
+                _record_poisoned(
+                    ctx, RecordMessage(message.mapping, message.direction, f"chunk {message.chunk}",
+                                       message.job_id, "full-sync"), exc,
+                )  # fmt: skip
+            raise
+    done = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing staged"
+    return Outcome("unchanged", f"chunk {message.chunk} of job {message.job_id}: {done}")
 
 
 def _record_poisoned(ctx: SyncContext, message: RecordMessage, exc: SyncError) -> None:

@@ -70,6 +70,25 @@ class ReviewLine:
         return list(self.jobs.values())
 
 
+StagedDecision = Literal["unchanged", "skipped", "process"]
+STAGED_DECISIONS: tuple[StagedDecision, ...] = ("unchanged", "skipped", "process")
+
+
+@dataclass(frozen=True)
+class StagedRecord:
+    """One record of a staged chunk, with what its coupling said when the scan read it.
+
+    ``modified_on_ms``: the source's modified-on (Unix ms) at the scan, None when it had none.
+    ``decision``: ``unchanged`` = coupled and not modified since its last synchronization (BC
+    §4.1), ``skipped`` = coupled and marked Skipped, ``process`` = anything else (uncoupled,
+    changed, failed, claimed, or not decided at staging).
+    """
+
+    id: str
+    modified_on_ms: int | None = None
+    decision: StagedDecision = "process"
+
+
 @dataclass(frozen=True)
 class FullSyncReview:
     """The header of one run: when it started, which mappings (in dependency order), by what."""
@@ -119,6 +138,15 @@ class FullSyncReviewStore(Protocol):
         """Chunks ``first``, ``first + 1``, ... (at most ``limit``), in order."""
         ...
 
+    def stage_records(self, job_id: str, chunk: int, records: Sequence[StagedRecord]) -> None:
+        """``stage`` with each record's modified-on and decision (``staged`` still gives the ids)."""
+        ...
+
+    def staged_chunk(self, job_id: str, chunk: int) -> list[StagedRecord] | None:
+        """Chunk number ``chunk`` (one point read), None if absent; ids staged by ``stage`` come
+        back with decision ``process``."""
+        ...
+
     def drop_stage(self, job_id: str) -> None:
         """Remove a job's staged chunks (absent is not an error)."""
         ...
@@ -153,7 +181,7 @@ class MemoryFullSyncReviewStore:
         self._current = CurrentReview()
         self._reviews: dict[str, FullSyncReview] = {}
         self._lines: dict[str, dict[str, ReviewLine]] = {}
-        self._stage: dict[str, dict[int, list[str]]] = {}
+        self._stage: dict[str, dict[int, list[StagedRecord]]] = {}
 
     def _etag(self) -> str:
         return f'W/"fsr-{next(self._etags)}"'
@@ -202,13 +230,21 @@ class MemoryFullSyncReviewStore:
             return stored
 
     def stage(self, job_id: str, chunk: int, ids: Sequence[str]) -> None:
+        self.stage_records(job_id, chunk, [StagedRecord(i) for i in ids])
+
+    def stage_records(self, job_id: str, chunk: int, records: Sequence[StagedRecord]) -> None:
         with self._lock:
-            self._stage.setdefault(job_id, {})[chunk] = list(ids)
+            self._stage.setdefault(job_id, {})[chunk] = list(records)
 
     def staged(self, job_id: str, first: int, limit: int) -> list[list[str]]:
         with self._lock:
             chunks = self._stage.get(job_id, {})
-            return [list(chunks[i]) for i in sorted(chunks) if i >= first][: max(limit, 0)]
+            return [[r.id for r in chunks[i]] for i in sorted(chunks) if i >= first][: max(limit, 0)]
+
+    def staged_chunk(self, job_id: str, chunk: int) -> list[StagedRecord] | None:
+        with self._lock:
+            found = self._stage.get(job_id, {}).get(chunk)
+            return None if found is None else list(found)
 
     def drop_stage(self, job_id: str) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -28,8 +28,10 @@ from sync_core.state.common import (
 )
 from sync_core.state.ports import (
     Coupling,
+    DirectionStatus,
     JobRun,
     JobSummary,
+    OutcomeEntry,
     RecordOutcome,
     SyncErrorEntry,
     SyncErrorPage,
@@ -132,6 +134,20 @@ class MemoryCouplingStore:
         rows.sort(key=lambda c: key_escape(c.bc_id))
         yield from rows
 
+    def iter_sync_state(self, mapping: str) -> Iterator[Coupling]:
+        for c in self.iter_mapping(mapping):
+            yield Coupling(
+                c.mapping,
+                c.bc_id,
+                c.crm_id,
+                c.state,
+                c.bc_modified_on,
+                c.crm_modified_on,
+                DirectionStatus(c.to_dataverse.result),
+                DirectionStatus(c.to_bc.result),
+                c.skipped,
+            )
+
     def iter_failed(self, mapping: str, direction: Direction) -> Iterator[Coupling]:
         for c in self.iter_mapping(mapping):
             if c.status(direction).result == "failure" and not c.skipped:
@@ -187,6 +203,10 @@ class MemoryJobLogStore:
             previous = outcomes.get(source_id)
             if previous is None or strongest((previous[0], checked)) == checked:
                 outcomes[source_id] = (checked, clip(message) or "")
+
+    def record_outcomes(self, job_id: str, entries: Sequence[OutcomeEntry]) -> None:
+        for entry in entries:
+            self.record_outcome(job_id, entry.source_id, entry.outcome, entry.message)
 
     def summary(self, job_id: str) -> JobSummary | None:
         with self._lock:

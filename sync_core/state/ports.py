@@ -8,7 +8,7 @@ All datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
@@ -122,6 +122,12 @@ class CouplingStore(Protocol):
 
     def iter_mapping(self, mapping: str) -> Iterator[Coupling]: ...
 
+    def iter_sync_state(self, mapping: str) -> Iterator[Coupling]:
+        """Every coupling of ``mapping`` with only what decides a synchronization: both ids, state,
+        both last-synced modified-on stamps, each direction's last result and Skipped (no error
+        texts, no job ids, no etag). Streamed a page (1,000 rows) at a time: one query per page."""
+        ...
+
     def iter_failed(self, mapping: str, direction: Direction) -> Iterator[Coupling]:
         """Couplings whose last result in ``direction`` is Failure and that are not Skipped."""
         ...
@@ -174,6 +180,15 @@ class JobRun:
 
 
 @dataclass(frozen=True)
+class OutcomeEntry:
+    """One record's outcome in a job, for ``JobLogStore.record_outcomes``."""
+
+    source_id: str
+    outcome: RecordOutcome
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class JobSummary:
     """A job run plus the outcome counts of the records its messages processed so far."""
 
@@ -197,6 +212,11 @@ class JobLogStore(Protocol):
     def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
         """Record what the job did to a record; a record counts once, with its strongest outcome
         (``OUTCOME_STRENGTH``): a redelivery never downgrades it (idempotent, order-free)."""
+        ...
+
+    def record_outcomes(self, job_id: str, entries: Sequence[OutcomeEntry]) -> None:
+        """``record_outcome`` for many records of one job, with the same merge and strongest-outcome
+        semantics; in Table Storage one entity-group transaction per 100 records."""
         ...
 
     def summary(self, job_id: str) -> JobSummary | None: ...

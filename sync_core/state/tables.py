@@ -47,6 +47,16 @@ CRM_PREFIX = "crm_"
 _BC_END = "bc`"  # the first key after every "bc_..." key
 _DELETE_ATTEMPTS = 3
 _STATUS_ATTRS = ("to_dataverse", "to_bc")  # Coupling attributes = column prefixes
+_SYNC_STATE_COLUMNS = (
+    "bc_id",
+    "crm_id",
+    "state",
+    "bc_modified_on",
+    "crm_modified_on",
+    "to_dataverse_result",
+    "to_bc_result",
+    "skipped",
+)
 _PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,51}")
 
 
@@ -264,6 +274,28 @@ class TableCouplingStore:
             )
             for entity in pages:
                 yield _coupling_from_entity(entity)
+
+    def iter_sync_state(self, mapping: str) -> Iterator[Coupling]:
+        """The coupling rows' decision columns only (``$select``), a page of ``page_size`` per query."""
+        with mapped_errors(f"list the sync state of {mapping}'s couplings"):
+            pages = self._table.client().query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": key_escape(mapping), "lo": BC_PREFIX, "hi": _BC_END},
+                select=list(_SYNC_STATE_COLUMNS),
+                results_per_page=self.page_size,
+            )
+            for e in pages:
+                yield Coupling(
+                    mapping,
+                    e["bc_id"],
+                    e["crm_id"],
+                    e.get("state") or "coupled",
+                    to_utc(e.get("bc_modified_on")),
+                    to_utc(e.get("crm_modified_on")),
+                    DirectionStatus(e.get("to_dataverse_result")),
+                    DirectionStatus(e.get("to_bc_result")),
+                    bool(e.get("skipped", False)),
+                )
 
     def iter_failed(self, mapping: str, direction: Direction) -> Iterator[Coupling]:
         """Failed, not Skipped couplings of one direction (filtered by the table service)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from itertools import islice
 from typing import Any
@@ -43,7 +43,15 @@ from sync_core.state.common import (
     strongest,
     to_utc,
 )
-from sync_core.state.ports import OUTCOMES, JobRun, JobSummary, RecordOutcome, SyncErrorEntry, SyncErrorPage
+from sync_core.state.ports import (
+    OUTCOMES,
+    JobRun,
+    JobSummary,
+    OutcomeEntry,
+    RecordOutcome,
+    SyncErrorEntry,
+    SyncErrorPage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +59,7 @@ ALL_RUNS = "%all"
 RUN_BY_ID = "%job"
 FINAL_COUNTS = "final_counts"  # JSON of a finished run's outcome counts, on its %job row
 _MAX_PAGE = 1000
+_TRANSACTION_MAX = 100  # entities per entity-group transaction
 
 
 def _as_int(value: Any) -> int:
@@ -87,6 +96,17 @@ def _run_from_entity(e: TableEntity) -> JobRun:
     )
 
 
+def _outcome_entity(job_id: str, entry: OutcomeEntry) -> dict[str, Any]:
+    checked = check_outcome(entry.outcome)
+    return {
+        "PartitionKey": key_escape(job_id),
+        "RowKey": key_escape(entry.source_id),
+        "source_id": entry.source_id,
+        f"o_{checked}": True,
+        f"m_{checked}": clip(entry.message) or "",
+    }
+
+
 def _page(limit: int) -> int:
     return max(1, min(limit, _MAX_PAGE))
 
@@ -112,16 +132,29 @@ class TableJobLogStore:
                 client.upsert_entity(_run_entity(run, pk, rk), mode=UpdateMode.REPLACE)
 
     def record_outcome(self, job_id: str, source_id: str, outcome: RecordOutcome, message: str = "") -> None:
-        checked = check_outcome(outcome)
-        entity = {
-            "PartitionKey": key_escape(job_id),
-            "RowKey": key_escape(source_id),
-            "source_id": source_id,
-            f"o_{checked}": True,
-            f"m_{checked}": clip(message) or "",
-        }
+        entity = _outcome_entity(job_id, OutcomeEntry(source_id, outcome, message))
         with mapped_errors(f"record outcome of job {job_id} record {source_id}"):
             self._outcomes.client().upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    def record_outcomes(self, job_id: str, entries: Sequence[OutcomeEntry]) -> None:
+        """Merge upserts in entity-group transactions of up to 100 (one partition: the job id).
+
+        A record named twice keeps its strongest outcome (a transaction may not touch one entity
+        twice); a record's flags of other outcomes stay, as with ``record_outcome``."""
+        kept: dict[str, OutcomeEntry] = {}
+        for entry in entries:
+            check_outcome(entry.outcome)
+            before = kept.get(entry.source_id)
+            if before is None or strongest((before.outcome, entry.outcome)) == entry.outcome:
+                kept[entry.source_id] = entry
+        rows = [_outcome_entity(job_id, entry) for entry in kept.values()]
+        merge = {"mode": UpdateMode.MERGE}
+        with mapped_errors(f"record {len(rows)} outcome(s) of job {job_id}"):
+            client = self._outcomes.client()
+            for start in range(0, len(rows), _TRANSACTION_MAX):
+                client.submit_transaction(
+                    [("upsert", row, merge) for row in rows[start : start + _TRANSACTION_MAX]]
+                )
 
     def summary(self, job_id: str) -> JobSummary | None:
         with mapped_errors(f"read job run {job_id}"):

@@ -24,6 +24,7 @@ from sync_core.telemetry.lines import (
     log_record_failed,
     log_record_synchronized,
 )
+from sync_core.telemetry.metrics import count_synchronized
 
 __all__ = [
     "CorrelationFilter",
@@ -31,6 +32,7 @@ __all__ = [
     "RecordRef",
     "configure",
     "correlated",
+    "count_synchronized",
     "current_correlation_id",
     "current_received_at",
     "error_code",

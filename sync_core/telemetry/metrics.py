@@ -71,9 +71,9 @@ def use_meter_provider(provider: metrics.MeterProvider | None) -> None:
         _meters.instruments = None
 
 
-def count_synchronized(mapping: str, direction: str, outcome: str) -> None:
+def count_synchronized(mapping: str, direction: str, outcome: str, amount: int = 1) -> None:
     attributes = {"mapping": mapping, "direction": direction, "outcome": outcome}
-    _meters.get().synchronized.add(1, attributes)
+    _meters.get().synchronized.add(amount, attributes)
 
 
 def count_failed(mapping: str, direction: str, error_code: str) -> None:

@@ -273,3 +273,34 @@ def test_iter_failed_lists_failures_of_one_direction_that_are_not_skipped(stores
     store.claim(coupling("bc-4", "crm-4", to_dataverse=DirectionStatus("success")))
     assert [c.bc_id for c in store.iter_failed(MAPPING, "to-dataverse")] == ["bc-1"]
     assert [c.bc_id for c in store.iter_failed(MAPPING, "to-bc")] == ["bc-3"]
+
+
+def test_iter_sync_state_gives_the_deciding_columns_of_every_coupling(stores: StateStores) -> None:
+    store = stores.couplings
+    if isinstance(store, TableCouplingStore):
+        store.page_size = 40
+    t = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    for n in range(90):
+        store.claim(coupling(f"bc-{n:03d}", f"crm-{n:03d}"))
+    one = store.claim(coupling("bc-x", "crm-x", state="claimed"))
+    stamped = replace(
+        one,
+        state="coupled",
+        bc_modified_on=t,
+        crm_modified_on=t + timedelta(seconds=1),
+        to_dataverse=DirectionStatus("failure", "boom", "job-1"),
+        to_bc=DirectionStatus("success", None, "job-2"),
+        skipped=True,
+    )
+    store.save(stamped)
+    store.claim(coupling("bc-other", "crm-other", mapping="CUSTOMER"))
+    seen = {c.bc_id: c for c in store.iter_sync_state(MAPPING)}
+    assert len(seen) == 91 and all(c.mapping == MAPPING for c in seen.values())
+    got = seen["bc-x"]
+    assert (got.crm_id, got.state, got.bc_modified_on, got.crm_modified_on, got.skipped) == (
+        "crm-x", "coupled", t, t + timedelta(seconds=1), True,
+    )  # fmt: skip
+    assert (got.to_dataverse.result, got.to_bc.result) == ("failure", "success")
+    assert got.to_dataverse.error is None and got.to_dataverse.job_id is None and got.etag is None
+    assert seen["bc-007"].crm_id == "crm-007" and seen["bc-007"].state == "coupled"
+    assert list(store.iter_sync_state("NO SUCH MAPPING")) == []

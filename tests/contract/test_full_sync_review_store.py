@@ -3,6 +3,7 @@ to the latest run that two starts cannot both move."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -15,6 +16,7 @@ from sync_core.state.full_sync_review import (
     FullSyncReviewStore,
     MemoryFullSyncReviewStore,
     ReviewLine,
+    StagedRecord,
 )
 from sync_core.state.full_sync_review_tables import full_sync_review_store
 
@@ -156,3 +158,26 @@ def test_fed_count_is_kept(reviews: FullSyncReviewStore) -> None:
     assert line is not None and line.fed == 0
     reviews.save_line(replace(line, fed=4200))
     assert reviews.get_line(RUN, "CURRENCY").fed == 4200  # type: ignore[union-attr]
+
+
+def test_staged_records_keep_modified_on_and_decision(reviews: FullSyncReviewStore) -> None:
+    """200 GUIDs with their facts stay in one row (one point read), old id-only rows still read."""
+    records = [
+        StagedRecord(str(uuid.UUID(int=n)), 1_717_000_000_000 + n, ("unchanged", "skipped", "process")[n % 3])
+        for n in range(200)
+    ]
+    records[5] = StagedRecord(records[5].id, None, "process")
+    reviews.stage_records("job-a", 0, records)
+    reviews.stage_records("job-a", 1, records[:3])
+    reviews.stage("job-a", 2, ["x/1", "y#2"])
+    assert reviews.staged_chunk("job-a", 0) == records
+    assert reviews.staged_chunk("job-a", 1) == records[:3]
+    assert reviews.staged_chunk("job-a", 2) == [StagedRecord("x/1"), StagedRecord("y#2")]
+    assert reviews.staged_chunk("job-a", 3) is None and reviews.staged_chunk("job-b", 0) is None
+    assert reviews.staged("job-a", 0, 10) == [
+        [r.id for r in records],
+        [r.id for r in records[:3]],
+        ["x/1", "y#2"],
+    ]
+    reviews.drop_stage("job-a")
+    assert reviews.staged_chunk("job-a", 0) is None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync_core.state.ports import OUTCOMES, JobRun
+from sync_core.state.ports import OUTCOMES, JobRun, OutcomeEntry
 from sync_core.state.stores import StateStores
 
 T0 = datetime(2024, 6, 1, 8, 30, 0, 250001, tzinfo=UTC)
@@ -113,3 +113,28 @@ def test_a_finished_runs_counts_stay_when_looked_at_again(stores: StateStores) -
     again = log.summary("job-9")
     assert again is not None and again.counts == first.counts
     assert (again.counts["inserted"], again.counts["failed"], again.processed) == (1, 1, 2)
+
+
+def test_record_outcomes_in_transactions_keep_the_strongest(stores: StateStores) -> None:
+    """Many records at once (more than one transaction of 100), same merge rules as one by one."""
+    log = stores.job_log
+    log.save_run(run("job-c", finished_enqueue_at=T0, read=250, enqueued=250))
+    log.record_outcome("job-c", "rec-0", "inserted")  # an earlier pass inserted it
+    log.record_outcome("job-c", "rec-1", "failed", "boom")
+    entries = [OutcomeEntry(f"rec-{i}", "unchanged") for i in range(240)]
+    entries += [OutcomeEntry("rec-2", "skipped", "marked Skipped"), OutcomeEntry("rec-2", "unchanged")]
+    entries += [OutcomeEntry(f"a/b#c?{i}%", "skipped", "x" * 5000) for i in range(10)]
+    log.record_outcomes("job-c", entries)
+    log.record_outcomes("job-c", entries)  # the chunk redelivered
+    log.record_outcomes("job-c", [])
+    summary = log.summary("job-c")
+    assert summary is not None and summary.finished
+    assert summary.counts == {
+        **dict.fromkeys(OUTCOMES, 0),
+        "inserted": 1,
+        "failed": 1,
+        "skipped": 11,
+        "unchanged": 237,
+    }
+    with pytest.raises(ValueError):
+        log.record_outcomes("job-c", [OutcomeEntry("rec-x", "exploded")])  # type: ignore[arg-type]

@@ -13,16 +13,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_full_sync_bench_smoke() -> None:
-    result = run_bench(20, 0, timeout_s=300)
-    first, rerun = result.runs
-    assert first.state == rerun.state == "Finished"
-    assert first.records >= 40 and first.elapsed_s > 0 and first.records_per_s > 0
-    assert first.http_requests > 0 and first.http_writes > 0 and first.table_ops > 0
-    assert first.queue_sends >= first.records and first.peak_rss_mib > 0
-    assert rerun.http_writes == 0  # nothing changed: nothing written
-    assert rerun.records >= first.records and rerun.table_ops > 0
+    """Both paths (per-record messages, then chunk messages) on fresh stacks, N = 20."""
+    result = run_bench(20, 0, timeout_s=300, path="both")
+    assert [(r.path, r.label) for r in result.runs] == [
+        ("old", "first run"), ("old", "no-change rerun"), ("new", "first run"), ("new", "no-change rerun"),
+    ]  # fmt: skip
+    for first, rerun in (result.runs[:2], result.runs[2:]):
+        assert first.state == rerun.state == "Finished"
+        assert first.records >= 40 and first.elapsed_s > 0 and first.records_per_s > 0
+        assert first.http_requests > 0 and first.http_writes > 0 and first.table_ops > 0
+        assert first.quota_units >= first.http_requests and first.peak_rss_mib > 0
+        assert rerun.http_writes == 0  # nothing changed: nothing written
+        assert rerun.records >= first.records and rerun.table_ops > 0
+    old_rerun, new_rerun = result.runs[1], result.runs[3]
+    assert old_rerun.queue_sends >= old_rerun.records  # one message per record
+    assert new_rerun.queue_sends < new_rerun.records / 4  # a chunk message per staged chunk
+    assert new_rerun.http_requests < old_rerun.http_requests  # no read per unchanged record
+    assert new_rerun.table_ops < old_rerun.table_ops
     text = render(result)
-    assert "records/s" in text and "no-change rerun writes: 0" in text
+    assert "records/s" in text and "quota units/record" in text and "new vs old path" in text
+    assert "no-change rerun writes: 0 (old path)" in text and "no-change rerun writes: 0 (new path)" in text
     assert "command: python -m bench.full_sync --records 20 --latency-ms 0" in text
 
 

@@ -21,6 +21,7 @@ from sync_core.app import full_sync, wiring
 from sync_core.errors import ConflictError
 from sync_core.settings import CONTROL_QUEUE, RECORD_QUEUE
 from sync_core.state.queues import queue_client
+from sync_core.sync.full_sync import feed as full_sync_feed
 from sync_core.sync.full_sync import lines as full_sync_lines
 from tests.e2e.host import http, user_functions
 from tests.e2e.operator_support import command_json, run_command
@@ -35,6 +36,22 @@ def fs_stack(stack: SandboxStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     wiring.reset()
     yield stack
     wiring.reset()
+
+
+PER_CHUNK = 2  # records per staged chunk in these tests (the 5 currencies: 3 chunks)
+
+
+@pytest.fixture(params=["chunks", "per-record"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of feeding records (``SYNC_FULL_SYNC_CHUNKS``)."""
+    monkeypatch.setenv("SYNC_FULL_SYNC_CHUNKS", "1" if request.param == "chunks" else "0")
+    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", PER_CHUNK)
+    return str(request.param)
+
+
+def messages_for(path: str, records: int) -> int:
+    """How many record queue messages carry ``records`` records (whole chunks)."""
+    return records // PER_CHUNK if path == "chunks" else records
 
 
 def deliver(conn: str, queue: str, function: str, limit: int = 32) -> int:
@@ -71,7 +88,7 @@ def counts(line: dict[str, Any]) -> dict[str, int]:
     return {k: line[k] for k in ("inserted", "modified", "unchanged", "skipped", "failed") if line[k]}
 
 
-def test_waves_in_dependency_order_with_progress_visible(fs_stack: SandboxStack) -> None:
+def test_waves_in_dependency_order_with_progress_visible(fs_stack: SandboxStack, path: str) -> None:
     conn = fs_stack.azurite.connection_string
     started = lines_of(full_sync.start(["CURRENCY", "FS-ITEM"]))
     assert started["CURRENCY"]["recommendation"] == "Full Synchronization"  # one USD at rate 1
@@ -83,7 +100,8 @@ def test_waves_in_dependency_order_with_progress_visible(fs_stack: SandboxStack)
     mid = lines_of(full_sync.status())
     assert mid["CURRENCY"]["status"] == "In Process" and mid["CURRENCY"]["jobs"].startswith("to-dataverse")
     assert mid["FS-ITEM"]["status"] == "Waiting"
-    assert deliver(conn, RECORD_QUEUE, "process_record", limit=2) == 2
+    with_two = messages_for(path, 2)
+    assert deliver(conn, RECORD_QUEUE, "process_record", limit=with_two) == with_two
     time.sleep(1.2)
     assert deliver(conn, CONTROL_QUEUE, "process_control") == 1  # the check: counts so far
     mid = lines_of(full_sync.status())
@@ -107,14 +125,15 @@ def test_waves_in_dependency_order_with_progress_visible(fs_stack: SandboxStack)
     assert done["CURRENCY"]["started_at"] <= mark.isoformat() <= done["CURRENCY"]["finished_at"]
 
 
-def test_restart_after_a_crash_makes_no_duplicates(fs_stack: SandboxStack) -> None:
+def test_restart_after_a_crash_makes_no_duplicates(fs_stack: SandboxStack, path: str) -> None:
     conn = fs_stack.azurite.connection_string
     for i in range(30):
         fs_stack.bc.insert("items", {"displayName": f"Crash test item {i}"})
     items = len(fs_stack.bc.rows("items"))
     full_sync.start(["FS-ITEM"])  # CURRENCY is outside this run: its dependency counts as met
     assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
-    assert deliver(conn, RECORD_QUEUE, "process_record", limit=15) == 15
+    sixteen = messages_for(path, 16)  # 16 records, before the crash
+    assert deliver(conn, RECORD_QUEUE, "process_record", limit=sixteen) == sixteen
     for queue in (RECORD_QUEUE, CONTROL_QUEUE):  # the crash: every message in flight is lost
         queue_client(conn, queue).clear_messages()
     assert lines_of(full_sync.status())["FS-ITEM"]["status"] == "In Process"
@@ -126,12 +145,12 @@ def test_restart_after_a_crash_makes_no_duplicates(fs_stack: SandboxStack) -> No
     assert lines_of(restarted)["FS-ITEM"]["status"] == "Ready"
     line = lines_of(run_to_end(conn))["FS-ITEM"]
     assert line["status"] == "Finished"
-    assert counts(line) == {"inserted": items - 15, "unchanged": 15}
+    assert counts(line) == {"inserted": items - 16, "unchanged": 16}
     numbers = [p["productnumber"] for p in fs_stack.dataverse.rows("products")]
     assert len(numbers) == len(set(numbers)) == items
 
 
-def test_no_change_rerun_writes_nothing(fs_stack: SandboxStack) -> None:
+def test_no_change_rerun_writes_nothing(fs_stack: SandboxStack, path: str) -> None:
     conn = fs_stack.azurite.connection_string
     full_sync.start(["CURRENCY", "FS-ITEM"])
     run_to_end(conn)

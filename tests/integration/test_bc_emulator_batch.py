@@ -59,6 +59,8 @@ def test_json_batch_without_isolation_keeps_successes(api: BcApi, bc: BcEmulator
     assert any(c["displayName"] == "Batch A" for c in api.value("customers"))
     counters = bc.counters()
     assert counters["by_method"]["BATCH"] == 1 and counters["writes"] == 3
+    parts = sum(n for method, n in counters["by_method"].items() if method != "BATCH")
+    assert counters["operations"] == parts == counters["total"] - 1 + 4  # the 4 operations inside
     assert counters["by_entity"]["customers"]["POST"] == 2
 
 

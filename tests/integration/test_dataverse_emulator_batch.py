@@ -46,6 +46,8 @@ def test_batch_changeset_with_content_id_references(api: DataverseApi, dv: Datav
     counters = dv.counters()
     assert counters["by_method"]["BATCH"] == 1 and counters["by_method"]["POST"] == 2
     assert counters["writes"] == 3 and counters["total"] == 1
+    parts = sum(n for method, n in counters["by_method"].items() if method != "BATCH")
+    assert counters["operations"] == parts >= 4  # quota units: each part of the batch counts once
 
 
 def test_batch_changeset_rolls_back_on_failure(api: DataverseApi, dv: DataverseEmulator) -> None:

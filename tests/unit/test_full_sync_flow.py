@@ -1,7 +1,8 @@
 """Full synchronization moving through control messages alone, with in-memory twins.
 
 The record processor is replaced by a stand-in that only writes job-log outcomes: these tests are
-about the review lines (waves, counts, watermarks, crashes, restarts), not record sync.
+about the review lines (waves, counts, watermarks, crashes, restarts), not record sync. They run
+with per-record messages; ``test_full_sync_chunks`` follows chunk messages.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from sync_core.systems.ports import ModifiedQuery
 from sync_core.vocabulary import Record
 
 T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def per_record_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests follow per-record messages (``SYNC_FULL_SYNC_CHUNKS=0``); chunks have their own."""
+    monkeypatch.setenv("SYNC_FULL_SYNC_CHUNKS", "0")
 
 
 def _mapping(

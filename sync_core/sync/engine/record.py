@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from datetime import datetime
 
 from sync_core.errors import ConflictError, DataError, PermanentError, TransientError
 from sync_core.mapping.model import IntegrationTableMapping
@@ -44,7 +45,7 @@ from sync_core.sync.engine.values import RecordValues
 from sync_core.sync.messages import RecordMessage
 from sync_core.systems.ports import ModifiedQuery
 from sync_core.telemetry import RecordRef, log_record_failed, log_record_synchronized
-from sync_core.vocabulary import TO_DATAVERSE, Record
+from sync_core.vocabulary import TO_DATAVERSE, Direction, Record
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +153,24 @@ def _check(ctx: SyncContext, mapping: IntegrationTableMapping, msg: RecordMessag
 
 
 def _unchanged_since_sync(coupling: Coupling, msg: RecordMessage, source: Record) -> bool:
+    return unchanged_since_sync(coupling, msg.direction, msg.reason, source.modified_on)
+
+
+def unchanged_since_sync(
+    coupling: Coupling, direction: Direction, reason: str, modified_on: datetime
+) -> bool:
     """BC §4.1: not modified since the coupling's last synchronization, nor failed, nor forced."""
-    last = coupling.last_source_modified_on(msg.direction)
-    status = coupling.status(msg.direction)
-    if last is None or status.result == "failure" or msg.reason in FORCE_REASONS:
+    last = coupling.last_source_modified_on(direction)
+    status = coupling.status(direction)
+    if last is None or status.result == "failure" or reason in FORCE_REASONS:
         return False
-    return source.modified_on <= last + SAME_TIMESTAMP
+    return modified_on <= last + SAME_TIMESTAMP
+
+
+def refusal(ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction) -> DataError | None:
+    """The error every record of ``mapping`` in ``direction`` would fail with (``_check``), or None."""
+    try:
+        _check(ctx, mapping, RecordMessage(mapping.name, direction, "-"))
+    except DataError as exc:
+        return exc
+    return None

@@ -28,6 +28,7 @@ from typing import Any
 
 from sync_core.errors import ConfigError, ConflictError, DataError, PermanentError, TransientError
 from sync_core.mapping.model import IntegrationTableMapping
+from sync_core.settings import full_sync_chunks
 from sync_core.state.common import empty_counts
 from sync_core.state.full_sync_review import (
     FULL_SYNCHRONIZATION,
@@ -94,6 +95,7 @@ class FullSync:
     control: MessageQueue
     check_delay_s: int = field(default_factory=lambda: CHECK_DELAY_S)
     stall_after: timedelta = field(default_factory=lambda: STALL_AFTER)
+    chunks: bool = field(default_factory=full_sync_chunks)  # SYNC_FULL_SYNC_CHUNKS
 
     def check_delay(self, processed: int) -> int:
         return max(self.check_delay_s, min(CHECK_DELAY_MAX_S, processed // RECORDS_PER_CHECK_SECOND))
@@ -161,19 +163,19 @@ def _advance_full(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMappi
         job_id = line.jobs.get(direction)
         if job_id is None:
             line = _begin(fs, line, direction)
-            run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, fs.ctx.clock())
-            line = feed(fs.ctx, fs.reviews, line, run, 0, fs.window(0))
+            run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, fs.ctx.clock(), fs.chunks)
+            line = feed(fs.ctx, fs.reviews, line, run, 0, fs.window(0), fs.chunks)
             return _await(fs, line, "scanned")
         summary = fs.ctx.stores.job_log.summary(job_id)
         if summary is None or summary.run.finished_enqueue_at is None:  # a scan cut short
             started = summary.run.started_at if summary else fs.ctx.clock()
-            run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, started)
-            line = feed(fs.ctx, fs.reviews, line, run, 0, fs.window(0))
+            run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, started, fs.chunks)
+            line = feed(fs.ctx, fs.reviews, line, run, 0, fs.window(0), fs.chunks)
             return _await(fs, line, "rescanned")
         summaries.append(summary)
         if not summary.finished:
             processed = summary.processed
-            line = feed(fs.ctx, fs.reviews, line, summary.run, processed, fs.window(processed))
+            line = feed(fs.ctx, fs.reviews, line, summary.run, processed, fs.window(processed), fs.chunks)
             return _progress(fs, line, summaries)
     return _finish(fs, line, mapping, summaries)
 

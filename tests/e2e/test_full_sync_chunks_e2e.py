@@ -1,0 +1,140 @@
+"""Full synchronization in chunk messages (``SYNC_FULL_SYNC_CHUNKS``, the default) end to end:
+a chunk delivered twice, a chunk whose worker died half-way and that is delivered again, and a
+no-change rerun that reads and writes nothing per record. Exactly one counterpart per record.
+
+Chunk messages are taken from the Azurite record queue and handed to the use-case the queue
+function calls (``process_record_message``), so a redelivery is the same body again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sandbox.stack import SandboxStack
+from sync_core.app import full_sync, wiring
+from sync_core.app.usecases import process_record_message
+from sync_core.errors import TransientError
+from sync_core.settings import CONTROL_QUEUE, RECORD_QUEUE
+from sync_core.state.queues import queue_client
+from sync_core.sync.engine import insert as engine_insert
+from sync_core.sync.full_sync import chunks as full_sync_chunks
+from sync_core.sync.full_sync import feed as full_sync_feed
+from sync_core.sync.messages import ChunkMessage, parse_record_queue_message
+from sync_core.systems.dataverse import DataverseAdapter
+from tests.e2e.test_full_sync_e2e import FIXTURES, counts, deliver, lines_of, run_to_end
+
+
+@pytest.fixture
+def fs_stack(stack: SandboxStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxStack]:
+    monkeypatch.setenv("SYNC_MAPPINGS_DIR", str(FIXTURES))
+    monkeypatch.delenv("SYNC_FULL_SYNC_CHUNKS", raising=False)  # the default: chunks
+    monkeypatch.setattr("sync_core.sync.full_sync.lines.CHECK_DELAY_S", 1)
+    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 10)
+    wiring.reset()
+    for i in range(25):
+        stack.bc.insert("items", {"displayName": f"Chunk test item {i}"})
+    yield stack
+    wiring.reset()
+
+
+def chunk_bodies(conn: str, chunks_only: bool = True) -> list[str]:
+    """Take every message of the record queue (all chunk messages unless told otherwise)."""
+    client, bodies = queue_client(conn, RECORD_QUEUE), []
+    while batch := list(client.receive_messages(max_messages=32, visibility_timeout=60)):
+        for m in batch:
+            bodies.append(m.content)
+            client.delete_message(m)
+    assert not chunks_only or all(isinstance(parse_record_queue_message(b), ChunkMessage) for b in bodies)
+    return bodies
+
+
+def products(stack: SandboxStack) -> list[str]:
+    numbers = [p["productnumber"] for p in stack.dataverse.rows("products")]
+    assert len(numbers) == len(set(numbers)), "a record got two counterparts"
+    return numbers
+
+
+def one_counterpart_each(stack: SandboxStack) -> None:
+    items = stack.bc.rows("items")
+    assert sorted(products(stack)) == sorted(i["number"] for i in items)
+    couplings = list(wiring.services().stores.couplings.iter_mapping("FS-ITEM"))
+    assert len(couplings) == len(items) and {c.state for c in couplings} == {"coupled"}
+
+
+def test_a_chunk_delivered_twice_gives_one_counterpart_per_record(fs_stack: SandboxStack) -> None:
+    conn = fs_stack.azurite.connection_string
+    items = len(fs_stack.bc.rows("items"))
+    full_sync.start(["FS-ITEM"])
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1  # scan, stage, feed the chunks
+    bodies = chunk_bodies(conn)
+    assert len(bodies) == -(-items // 10)
+    for body in bodies:
+        process_record_message(body)
+        process_record_message(body)  # redelivered
+    line = lines_of(run_to_end(conn))["FS-ITEM"]
+    assert line["status"] == "Finished" and counts(line) == {"inserted": items}
+    one_counterpart_each(fs_stack)
+
+    for emulator in (fs_stack.bc, fs_stack.dataverse):
+        emulator.reset_counters()
+    full_sync.start(["FS-ITEM"], ["FS-ITEM"])  # the no-change rerun, each chunk twice again
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
+    for body in chunk_bodies(conn):
+        assert process_record_message(body).outcome == "unchanged"
+        process_record_message(body)
+    line = lines_of(run_to_end(conn))["FS-ITEM"]
+    assert counts(line) == {"unchanged": items}
+    dv, bc = fs_stack.dataverse.counters(), fs_stack.bc.counters()
+    assert dv["writes"] == bc["writes"] == 0
+    assert dv["by_entity"].get("products", {}).get("GET", 0) <= 1  # the review's sample only
+    assert bc["total"] <= 4  # the review's sample and the scan's page: no read per record
+    one_counterpart_each(fs_stack)
+
+
+class WorkerDied(Exception):
+    """The worker process was killed: nothing after this point ran."""
+
+
+def test_a_chunk_that_died_half_way_is_finished_by_its_redelivery(
+    fs_stack: SandboxStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = fs_stack.azurite.connection_string
+    items = len(fs_stack.bc.rows("items"))
+    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
+    monkeypatch.setattr(full_sync_chunks, "CHUNK_THREADS", 1)
+    create, made = DataverseAdapter.create, [0]
+
+    def dying_create(self: DataverseAdapter, *args: Any, **kwargs: Any) -> Any:
+        if made[0] >= 5:  # the 6th create and every one after: the worker is gone (claims stay)
+            raise WorkerDied
+        made[0] += 1
+        return create(self, *args, **kwargs)
+
+    monkeypatch.setattr(DataverseAdapter, "create", dying_create)
+    full_sync.start(["FS-ITEM"])
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
+    [body] = chunk_bodies(conn)
+    with pytest.raises(WorkerDied):
+        process_record_message(body)
+    assert len(products(fs_stack)) == 5
+    claims = [c for c in wiring.services().stores.couplings.iter_mapping("FS-ITEM") if c.state == "claimed"]
+    assert claims  # created nothing, claimed the id it would have used
+
+    monkeypatch.setattr(DataverseAdapter, "create", create)  # the next worker
+    process_record_message(body, dequeue_count=2)  # the redelivery
+    assert len(products(fs_stack)) == items - len(claims)  # fresh claims are left to their owner
+    again = [parse_record_queue_message(b) for b in chunk_bodies(conn, chunks_only=False)]
+    assert sorted(m.source_id for m in again) == sorted(c.bc_id for c in claims)  # type: ignore[union-attr]
+    for message in again:  # ... each sent again on its own, and done once its claim is stale
+        with pytest.raises(TransientError):
+            process_record_message(message.to_json())
+    monkeypatch.setattr(engine_insert, "CLAIM_STALE_AFTER", timedelta(0))
+    for message in again:
+        assert process_record_message(message.to_json()).outcome == "inserted"
+    line = lines_of(run_to_end(conn))["FS-ITEM"]
+    assert line["status"] == "Finished" and counts(line) == {"inserted": items}
+    one_counterpart_each(fs_stack)

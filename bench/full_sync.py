@@ -1,6 +1,7 @@
 """Full synchronization benchmark: N BC records per mapping through the emulators, twice.
 
     python -m bench.full_sync --records N --latency-ms L [--mappings CUSTOMER ITEM-PRODUCT] [--path both]
+        [--quota R [--quota-window W] [--quota-empty-start]]
 
 Seeds N BC records per mapping through the BC emulator's in-process ``insert``, injects ``L`` ms
 of latency into every emulator request, then runs ``full-sync start`` through the local runner
@@ -19,6 +20,9 @@ path, then the no-change rerun on the old path and on the new one). Figures:
                        included); queue sends/record likewise (POST .../messages)
   peak RSS             ru_maxrss of the child (with --tracemalloc, also the peak of Python
                        allocations, which slows the run)
+With ``--quota R``, each timed run is bound by a rate limit of R quota units/s per client on each
+emulator, and the run also reports units/record per system, the ceiling and measured / ceiling
+(bench/full_sync_quota.py).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from bench.full_sync_quota import QuotaFigures, quota_figures, quota_knobs, render_quota
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "mappings_fullsync"
@@ -74,6 +80,7 @@ class RunFigures:
     state: str
     lines: list[dict[str, Any]] = field(default_factory=list)
     path: str = "new"
+    quota: QuotaFigures | None = None
 
     def per_record(self, value: int) -> float:
         return value / self.records if self.records else 0.0
@@ -191,9 +198,12 @@ def _run(stack: Any, env: dict[str, str], label: str, spec: dict[str, Any]) -> R
     out = json.loads(done.stdout.strip().splitlines()[-1])
     lines = out["report"]["lines"]
     bc, dv = stack.bc.counters(), stack.dataverse.counters()
+    records = sum(line[o] for line in lines for o in OUTCOMES)
+    quota = spec.get("quota")
+    rate = records / out["elapsed_s"] if out["elapsed_s"] else 0.0
     return RunFigures(
         label=label,
-        records=sum(line[o] for line in lines for o in OUTCOMES),
+        records=records,
         elapsed_s=out["elapsed_s"],
         http_requests=bc["total"] + dv["total"],
         quota_units=bc["operations"] + dv["operations"],
@@ -205,6 +215,7 @@ def _run(stack: Any, env: dict[str, str], label: str, spec: dict[str, Any]) -> R
         state=out["report"]["review"]["state"],
         lines=[{k: line[k] for k in ("mapping", "recommendation", "status", *OUTCOMES)} for line in lines],
         path=spec["path"],
+        quota=quota_figures(quota, (bc, dv), records, rate) if quota else None,
     )
 
 
@@ -216,6 +227,9 @@ def run_bench(
     timeout_s: float = 3600,
     use_tracemalloc: bool = False,
     path: str = "new",
+    quota: float | None = None,
+    quota_window_s: float = 10.0,
+    quota_full_start: bool = True,
 ) -> BenchResult:
     from sync_core.mapping.catalog import load_catalog
 
@@ -223,10 +237,13 @@ def run_bench(
     chosen, note = _resolve(load_catalog([FIXTURES]), wanted)
     runs: list[RunFigures] = []
     spec = {"mappings": chosen, "timeout_s": timeout_s, "tracemalloc": use_tracemalloc}
+    spec["quota"] = [quota, quota_window_s, quota_full_start] if quota else None
     for steps in PATHS[path]:
         runs += _run_stack(records, latency_ms, steps, spec, note)
     command = f"python -m bench.full_sync --records {records} --latency-ms {latency_ms:g}"
     command += f" --mappings {' '.join(wanted)} --path {path}" + (" --tracemalloc" if use_tracemalloc else "")
+    command += f" --quota {quota:g} --quota-window {quota_window_s:g}" if quota else ""
+    command += " --quota-empty-start" if quota and not quota_full_start else ""
     return BenchResult(command, chosen, note, runs)
 
 
@@ -245,14 +262,21 @@ def _run_stack(
             env["SYNC_MAPPINGS_DIR"] = str(FIXTURES)
         for name in spec["mappings"]:
             _seed(stack, catalog.get(name).bc_entity, records)
-        for emulator in (stack.bc, stack.dataverse):
-            emulator.set_knobs(latency_ms=latency_ms)
-        return [
-            _run(stack, {**env, "SYNC_FULL_SYNC_CHUNKS": CHUNKS_SETTING[path]}, label, {**spec, "path": path})
-            for path, label in steps
-        ]
+        runs = []
+        for path, label in steps:
+            _arm(stack, latency_ms, spec["quota"])
+            run_env = {**env, "SYNC_FULL_SYNC_CHUNKS": CHUNKS_SETTING[path]}
+            runs.append(_run(stack, run_env, label, {**spec, "path": path}))
+        return runs
     finally:
         stack.stop()
+
+
+def _arm(stack: Any, latency_ms: float, quota: list[Any] | None) -> None:
+    """Latency on every emulator request and, with a quota, its rate limit (fresh windows)."""
+    knobs = quota_knobs(quota) if quota else {}
+    for emulator in (stack.bc, stack.dataverse):
+        emulator.set_knobs(latency_ms=latency_ms, **knobs)
 
 
 ROWS: list[tuple[str, Any]] = [
@@ -281,6 +305,7 @@ def render(result: BenchResult) -> str:
     out += [result.note] if result.note else []
     out.append(f"  {'':<26}" + "".join(f"{_header(r):>18}" for r in result.runs))
     out += [f"  {name:<26}" + "".join(f"{get(r):>18}" for r in result.runs) for name, get in rows]
+    out += render_quota(result.runs)
     out += _ratios(result.runs)
     for run in result.runs:
         out.append(f"  {_header(run)} lines:")
@@ -320,6 +345,13 @@ def _parser() -> argparse.ArgumentParser:
         "first run (new), then the no-change rerun on each path",
     )
     p.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    p.add_argument(
+        "--quota", type=float, metavar="R", help="rate limit each emulator to R quota units/s per client"
+    )
+    p.add_argument("--quota-window", type=float, default=10.0, metavar="W", help="its sliding window, s")
+    p.add_argument(
+        "--quota-empty-start", action="store_true", help="start each client's quota window empty, not full"
+    )
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
@@ -337,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout,
         use_tracemalloc=args.tracemalloc,
         path=args.path,
+        quota=args.quota,
+        quota_window_s=args.quota_window,
+        quota_full_start=not args.quota_empty_start,
     )
     print(json.dumps(asdict(result)) if args.json else render(result))
     reruns = [r for r in result.runs if r.label != FIRST]

@@ -3,8 +3,10 @@
 Change sets are atomic (the store is restored when a part fails; the change set then answers with
 that one error part), ``Content-ID`` values can be referenced as ``$n`` in later URLs and
 ``@odata.bind`` values of the same change set, and ``Prefer: odata.continue-on-error`` keeps
-going after a failed part (otherwise the batch stops and answers 400). A rolled-back change set
-raises no webhook event; the committed parts do, once the whole batch is done.
+going after a failed part (otherwise the batch stops and answers 400). Injected faults that name
+an operation's method (``POST``) and entity apply to each part as to a request of its own. A
+rolled-back change set raises no webhook event; the committed parts do, once the whole batch is
+done.
 """
 
 from __future__ import annotations
@@ -88,8 +90,10 @@ def _run_part(
         user_key=req.user_key,
         in_batch=True,
     )
-    emulator.count(part.method, emulator.entity_of(inner))
+    entity = emulator.entity_of(inner)
+    emulator.count(part.method, entity)
     try:
+        emulator.inject_part_fault(inner, part.method, entity)  # a fault of one operation
         response = emulator.route(inner)
     except ApiError as exc:
         response = emulator.error_response(exc)

@@ -133,6 +133,10 @@ class DataverseEmulator(WebhookEmulator):
             return self.throttle_error(1)
         return ApiError(status, "0x80040216", f"An unexpected error occurred (injected HTTP {status}).")
 
+    def inject_part_fault(self, req: Request, method: str, entity: str | None) -> None:
+        """An injected fault of one operation inside a ``$batch`` (raises its ApiError)."""
+        self._inject_fault(req, method, entity)
+
     # -- routing ------------------------------------------------------------------------------------
 
     def entity_of(self, req: Request) -> str | None:

@@ -1,8 +1,10 @@
-"""The emulators' HTTP vocabulary: requests, responses, errors, knobs."""
+"""The emulators' HTTP vocabulary: requests, responses, errors, knobs, the quota window."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -39,6 +41,7 @@ class Knobs:
     rate_limit: tuple[int, float] | None = None
     retry_after: int | None = None
     faults: list[Fault] = field(default_factory=list)
+    full_start: bool = False  # a client's window starts full, as after steady use at the limit
 
 
 @dataclass
@@ -96,3 +99,61 @@ def make_headers(pairs: dict[str, str]) -> Message:
     for name, value in pairs.items():
         message[name] = value
     return message
+
+
+# -- quota units and the per-client sliding window --------------------------------------------------
+
+_HTTP_PART = re.compile(rb"^content-type:[ \t]*application/http\b", re.IGNORECASE | re.MULTILINE)
+
+
+def request_units(req: Request, batch: bool) -> int:
+    """The quota units a request costs: 1, or for a ``$batch`` the requests inside it (at least 1).
+
+    Counted before the route runs, from the raw body: a multipart batch (Dataverse) costs one unit
+    per ``Content-Type: application/http`` part header (top-level parts and those inside change
+    sets), a JSON batch (BC) the length of its ``requests``. A malformed batch costs 1 (the route
+    rejects it). A batch that stops at a failed part still costs all of its parts.
+    """
+    if not batch:
+        return 1
+    if (req.header("Content-Type") or "").lower().startswith("multipart/"):
+        return max(1, len(_HTTP_PART.findall(req.body)))
+    try:
+        ops = json.loads(req.body).get("requests")
+    except (ValueError, AttributeError):
+        return 1
+    return max(1, len(ops)) if isinstance(ops, list) else 1
+
+
+class QuotaWindow:
+    """One client's sliding window of quota units: the admitted requests as ``(time, units)``.
+
+    A request is admitted when the window has room for all of its units; one that costs more than
+    the whole window is admitted when the window is empty (it could never pass otherwise). Rejected
+    requests consume nothing. ``full_at``: the window starts full at that time, its units spread
+    evenly over the span before it (a client that used its quota steadily: room opens at
+    ``limit / span_s`` units per second from the start, with no initial burst of ``limit``).
+    """
+
+    def __init__(self, limit: int, span_s: float, full_at: float | None = None) -> None:
+        self.limit, self.span_s = limit, span_s
+        self._stamps: deque[tuple[float, int]] = deque()
+        if full_at is not None:
+            step = span_s / max(limit, 1)
+            self._stamps.extend((full_at - span_s + (i + 1) * step, 1) for i in range(limit))
+        self.used = len(self._stamps)
+
+    def admit(self, units: int, now: float) -> float | None:
+        """``None`` when admitted (its units now count), else seconds until there is room for it."""
+        while self._stamps and self._stamps[0][0] <= now - self.span_s:
+            self.used -= self._stamps.popleft()[1]
+        if self.used + units <= self.limit or not self._stamps:
+            self._stamps.append((now, units))
+            self.used += units
+            return None
+        left = self.used
+        for stamp, n in self._stamps:
+            left -= n
+            if left + units <= self.limit or left == 0:
+                return stamp + self.span_s - now
+        return self.span_s  # not reached: the window is empty after its last stamp leaves

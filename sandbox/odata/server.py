@@ -1,8 +1,17 @@
 """Threaded HTTP server base for the emulators: request pipeline, knobs, counters, admin routes.
 
 Pipeline of a (non-admin) request: count it -> latency knob -> authentication (when a token
-verifier is set) -> per-user sliding-window rate limit -> injected faults -> the emulator's
-``route``. Admin routes under ``/_admin/`` are neither counted, authenticated nor throttled.
+verifier is set) -> per-user sliding-window rate limit in quota units -> injected faults -> the
+emulator's ``route``. Admin routes under ``/_admin/`` are neither counted, authenticated nor
+throttled.
+
+Quota units (``counters()["operations"]``, and what ``rate_limit=(units, window_s)`` admits per
+user): a request costs one unit, a ``$batch`` one per request inside it (``request_units``), as
+the services may count them. A request is charged when the rate limit admits it; a request
+answered 401 or 429 costs nothing (``counters()["throttled"]`` counts the 429s). Retry-After is
+the seconds until enough units leave the window (at least 1), or the ``retry_after`` knob.
+``full_start=True``: each client's window starts full (``QuotaWindow``), so a short run measures
+the sustained rate instead of riding an initial burst of a whole window.
 """
 
 from __future__ import annotations
@@ -13,7 +22,6 @@ import math
 import socket
 import threading
 import time
-from collections import deque
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,10 +31,12 @@ from sandbox.odata.protocol import (
     ApiError,
     Fault,
     Knobs,
+    QuotaWindow,
     Request,
     Response,
     TokenVerifier,
     make_headers,
+    request_units,
 )
 
 log = logging.getLogger(__name__)
@@ -51,21 +61,31 @@ class _Counters:
 
     def reset(self) -> None:
         self.total = 0
-        self.operations = 0  # quota units: each request, and each operation inside a $batch, once
-        self.writes = 0
+        self.operations = 0  # quota units admitted: each request, each operation inside a $batch, once
+        self.throttled = 0  # requests answered 429 by the rate limit
+        self.writes = 0  # write requests and operations admitted (not those answered 401 or 429)
         self.by_method: dict[str, int] = {}
         self.by_entity: dict[str, dict[str, int]] = {}
 
     def add(self, method: str, entity: str | None, *, request: bool) -> None:
+        """A request (``request``) or an operation inside a ``$batch`` (a write counts here)."""
         with self.lock:
             self.total += 1 if request else 0
-            self.operations += method != "BATCH"
             self.by_method[method] = self.by_method.get(method, 0) + 1
             if entity:
                 per = self.by_entity.setdefault(entity, {})
                 per[method] = per.get(method, 0) + 1
-            if method in WRITE_METHODS:
+            if method in WRITE_METHODS and not request:
                 self.writes += 1
+
+    def admitted(self, units: int | None, *, write: bool) -> None:
+        """A request passed the rate limit with ``units`` (a write counts here); ``None``: 429."""
+        with self.lock:
+            if units is None:
+                self.throttled += 1
+                return
+            self.operations += units
+            self.writes += write
 
     def as_dict(self) -> dict[str, Any]:
         with self.lock:
@@ -75,6 +95,7 @@ class _Counters:
             return {
                 "total": self.total,
                 "operations": self.operations,
+                "throttled": self.throttled,
                 "by_method": by_method,
                 "by_entity": by_entity,
                 "writes": self.writes,
@@ -94,7 +115,7 @@ class EmulatorServer:
         self._counters = _Counters()
         self._knobs = Knobs()
         self._knob_lock = threading.Lock()
-        self._windows: dict[str, deque[float]] = {}
+        self._windows: dict[str, QuotaWindow] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._sockets: set[socket.socket] = set()
@@ -148,11 +169,12 @@ class EmulatorServer:
         rate_limit: tuple[int, float] | list | None = None,
         retry_after: int | None = None,
         faults: list[Fault | dict] | None = None,
+        full_start: bool = False,
     ) -> None:
         parsed = [f if isinstance(f, Fault) else Fault(**f) for f in faults or []]
         limit = (int(rate_limit[0]), float(rate_limit[1])) if rate_limit else None
         with self._knob_lock:
-            self._knobs = Knobs(float(latency_ms), limit, retry_after, parsed)
+            self._knobs = Knobs(float(latency_ms), limit, retry_after, parsed, bool(full_start))
             self._windows = {}
 
     def clear_knobs(self) -> None:
@@ -182,15 +204,16 @@ class EmulatorServer:
                 return self.error_response(exc)
         entity = self.entity_of(req)
         batch = self.is_batch(req)
-        self.count("BATCH" if batch else req.method, entity, request=True)
+        method = "BATCH" if batch else req.method
+        self.count(method, entity, request=True)
         try:
             with self._knob_lock:
                 latency = self._knobs.latency_ms
             if latency:
                 time.sleep(latency / 1000)
             self._authenticate(req)
-            self._throttle(req)
-            self._inject_fault(req, "BATCH" if batch else req.method, entity)
+            self._throttle(req, method, request_units(req, batch))
+            self._inject_fault(req, method, entity)
             return self.route(req)
         except ApiError as exc:
             return self.error_response(exc)
@@ -219,21 +242,20 @@ class EmulatorServer:
         req.claims = claims
         req.user_key = str(claims.get("oid") or claims.get("appid") or "anonymous")
 
-    def _throttle(self, req: Request) -> None:
+    def _throttle(self, req: Request, method: str, units: int) -> None:
+        """Charge ``units`` to the user's window, or answer 429 (see the module docstring)."""
         with self._knob_lock:
             limit, retry_after = self._knobs.rate_limit, self._knobs.retry_after
-            if limit is None:
-                return
-            max_requests, window = limit
-            now = time.monotonic()
-            stamps = self._windows.setdefault(req.user_key, deque())
-            while stamps and stamps[0] <= now - window:
-                stamps.popleft()
-            if len(stamps) < max_requests:
-                stamps.append(now)
-                return
-            wait = retry_after or max(1, math.ceil(stamps[0] + window - now))
-        raise self.throttle_error(int(wait))
+            wait, now = None, time.monotonic()
+            if limit is not None:
+                window = self._windows.get(req.user_key)
+                if window is None:
+                    full_at = now if self._knobs.full_start else None
+                    window = self._windows[req.user_key] = QuotaWindow(*limit, full_at=full_at)
+                wait = window.admit(units, now)
+        self._counters.admitted(None if wait is not None else units, write=method in WRITE_METHODS)
+        if wait is not None:
+            raise self.throttle_error(int(retry_after or max(1, math.ceil(wait))))
 
     def _inject_fault(self, req: Request, method: str, entity: str | None) -> None:
         with self._knob_lock:

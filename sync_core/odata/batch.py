@@ -180,18 +180,22 @@ def dataverse_batch(
     *,
     changeset: bool = True,
     continue_on_error: bool = False,
+    idempotent: bool | None = None,
 ) -> list[BatchResponse]:
     """Send a Dataverse ``$batch``; returns the parts' responses (check each ``.ok``).
 
     Without ``continue_on_error`` Dataverse stops at the first failure, so fewer responses than
-    requests may come back (a failed change set answers with one error part).
+    requests may come back (a failed change set answers with one error part). ``idempotent``: the
+    batch may be sent again after a timeout (its writes cannot duplicate: client-chosen keys).
     """
     root_path = urlsplit(client.root_url).path
     content_type, payload = encode_dataverse_batch(requests, changeset=changeset, root_path=root_path)
     headers = {"Content-Type": content_type}
     if continue_on_error:
         headers["Prefer"] = "odata.continue-on-error"
-    response = client.request("POST", "$batch", data=payload, headers=headers, check=False)
+    response = client.request(
+        "POST", "$batch", data=payload, headers=headers, check=False, idempotent=idempotent
+    )
     answer_type = response.headers.get("Content-Type", "")
     if not answer_type.lower().startswith("multipart/"):
         if 200 <= response.status < 300:

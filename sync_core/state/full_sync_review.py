@@ -70,8 +70,8 @@ class ReviewLine:
         return list(self.jobs.values())
 
 
-StagedDecision = Literal["unchanged", "skipped", "process"]
-STAGED_DECISIONS: tuple[StagedDecision, ...] = ("unchanged", "skipped", "process")
+StagedDecision = Literal["unchanged", "skipped", "process", "insert"]
+STAGED_DECISIONS: tuple[StagedDecision, ...] = ("unchanged", "skipped", "process", "insert")
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ class StagedRecord:
 
     ``modified_on_ms``: the source's modified-on (Unix ms) at the scan, None when it had none.
     ``decision``: ``unchanged`` = coupled and not modified since its last synchronization (BC
-    §4.1), ``skipped`` = coupled and marked Skipped, ``process`` = anything else (uncoupled,
-    changed, failed, claimed, or not decided at staging).
+    §4.1), ``skipped`` = coupled and marked Skipped, ``insert`` = not coupled (nor claimed) at the
+    scan, ``process`` = anything else (changed, failed, claimed, or not decided at staging).
     """
 
     id: str

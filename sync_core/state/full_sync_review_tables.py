@@ -257,7 +257,7 @@ class TableFullSyncReviewStore:
 
 def encode_staged(records: Sequence[StagedRecord]) -> dict[str, str]:
     """Three string columns: ``ids`` (JSON list, as ``stage`` writes), ``modified`` (JSON list of
-    Unix ms or null) and ``decisions`` (one letter per record: u, s, p). 200 GUIDs are ~8,000
+    Unix ms or null) and ``decisions`` (one letter per record: u, s, p, i). 200 GUIDs are ~8,000
     characters in ``ids``, ~3,000 in ``modified``: each far below the 64 KiB (32K UTF-16
     characters) of a string property, the row far below 1 MiB."""
     row = {

@@ -37,6 +37,7 @@ from sync_core.state.ports import (
     SyncErrorPage,
     Watermark,
 )
+from sync_core.state.tables_couplings_bulk import check_batch, repeated, twice
 from sync_core.vocabulary import Direction
 
 _etags = itertools.count(1)
@@ -79,6 +80,21 @@ class MemoryCouplingStore:
             self._by_crm[crm_key] = coupling.bc_id
             return stored
 
+    def claim_many(self, couplings: Sequence[Coupling]) -> list[Coupling | AlreadyExistsError]:
+        check_batch(couplings)
+        skip = repeated(couplings)
+        with self._lock:
+            return [
+                twice(AlreadyExistsError, c) if n in skip else self._claim_or_error(c)
+                for n, c in enumerate(couplings)
+            ]
+
+    def _claim_or_error(self, coupling: Coupling) -> Coupling | AlreadyExistsError:
+        try:
+            return self.claim(coupling)
+        except AlreadyExistsError as exc:
+            return exc
+
     def save(self, coupling: Coupling) -> Coupling:
         if coupling.etag is None:
             raise ValueError("save needs the coupling's etag (read it first)")
@@ -94,6 +110,29 @@ class MemoryCouplingStore:
             stored = normalize_coupling(coupling, _new_etag())
             self._by_bc[(coupling.mapping, coupling.bc_id)] = stored
             return stored
+
+    def complete_claims(self, couplings: Sequence[Coupling]) -> list[Coupling | ConflictError]:
+        """Loops over ``save``; a changed crm_id raises ValueError before anything is saved."""
+        check_batch(couplings, need_etags=True)
+        skip = repeated(couplings)
+        with self._lock:
+            self._check_crm_ids_kept([c for n, c in enumerate(couplings) if n not in skip])
+            return [
+                twice(ConflictError, c) if n in skip else self._save_or_error(c)
+                for n, c in enumerate(couplings)
+            ]
+
+    def _check_crm_ids_kept(self, couplings: Sequence[Coupling]) -> None:
+        for c in couplings:
+            current = self._by_bc.get((c.mapping, c.bc_id))
+            if current is not None and current.crm_id != c.crm_id:
+                raise ValueError("save cannot change a coupling's crm_id; delete and claim")
+
+    def _save_or_error(self, coupling: Coupling) -> Coupling | ConflictError:
+        try:
+            return self.save(coupling)
+        except ConflictError as exc:
+            return exc
 
     def rekey_bc(self, coupling: Coupling, bc_id: str) -> Coupling:
         old_key, new_key = (coupling.mapping, coupling.bc_id), (coupling.mapping, bc_id)

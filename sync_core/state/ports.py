@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
+from sync_core.errors import AlreadyExistsError, ConflictError
 from sync_core.vocabulary import TO_DATAVERSE, Direction
 
 SyncResult = Literal["success", "failure"]
@@ -100,10 +101,29 @@ class CouplingStore(Protocol):
         """
         ...
 
+    def claim_many(self, couplings: Sequence[Coupling]) -> list[Coupling | AlreadyExistsError]:
+        """``claim`` for each item, in input order: the stored coupling with its ETag, or the
+        AlreadyExistsError ``claim`` would have raised. All items of one mapping (ValueError
+        otherwise). An item whose bc_id or crm_id an earlier item has gets AlreadyExistsError.
+        In Table Storage, one entity-group transaction per 50 couplings.
+        """
+        ...
+
     def save(self, coupling: Coupling) -> Coupling:
-        """Update an existing coupling, IfNotModified its ``etag``; ConflictError if stale.
+        """Update an existing coupling, IfNotModified its ``etag``; ConflictError if stale or
+        deleted; ValueError without an etag.
 
         The ids (bc_id, crm_id) of a saved coupling must not change; use delete + claim for that.
+        The in-memory twin checks the crm_id; the Table store does not (one request, no read).
+        """
+        ...
+
+    def complete_claims(self, couplings: Sequence[Coupling]) -> list[Coupling | ConflictError]:
+        """``save`` for each item (each carries the etag its claim returned), in input order: the
+        saved coupling with its new ETag, or the ConflictError ``save`` would have raised. All items
+        of one mapping, each with an etag (ValueError otherwise, before any write). An item whose
+        bc_id or crm_id an earlier item has gets ConflictError. In Table Storage, one entity-group
+        transaction per 50 couplings.
         """
         ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from sync_core.errors import AlreadyExistsError, ConflictError, NotFoundError
+from sync_core.state import tables_couplings_bulk as bulk
 from sync_core.state.azure_common import LazyTable, classify, mapped_errors
 from sync_core.state.common import (
     ERROR_MAX,
@@ -38,6 +39,7 @@ from sync_core.state.common import (
 from sync_core.state.ports import Coupling, DirectionStatus, Watermark
 from sync_core.state.storage_account import StorageRef
 from sync_core.state.storage_account import table_client as storage_table_client
+from sync_core.state.tables_couplings_bulk import Operation
 from sync_core.vocabulary import Direction
 
 logger = logging.getLogger(__name__)
@@ -154,7 +156,8 @@ class TableCouplingStore:
         index = self._get(_crm_key(mapping, crm_id))
         return None if index is None else self.get_by_bc(mapping, index["bc_id"])
 
-    def _transact(self, what: str, operations: list[Any]) -> list[Mapping[str, Any]]:
+    def transact(self, what: str, operations: list[Operation]) -> list[Mapping[str, Any]]:
+        """One entity-group transaction; 409 -> AlreadyExistsError, 412 -> ConflictError."""
         try:
             return list(self._table.client().submit_transaction(operations))
         except TableTransactionError as exc:
@@ -166,44 +169,47 @@ class TableCouplingStore:
         except AzureError as exc:
             raise classify(what, exc) from exc
 
+    @staticmethod
+    def claim_operations(stored: Coupling) -> list[Operation]:
+        """Create the coupling row, then its index row."""
+        return [("create", _coupling_entity(stored)), ("create", _index_entity(stored))]
+
+    @staticmethod
+    def save_operations(stored: Coupling, etag: str) -> list[Operation]:
+        """Replace the coupling row IfNotModified ``etag``, then upsert (merge) its index row."""
+        return [
+            ("update", _coupling_entity(stored), {"mode": UpdateMode.REPLACE, **_if_not_modified(etag)}),
+            ("upsert", _index_entity(stored), {"mode": UpdateMode.MERGE}),
+        ]
+
     def claim(self, coupling: Coupling) -> Coupling:
         stored = normalize_coupling(coupling, None)
         what = f"claim coupling {coupling.mapping} bc {coupling.bc_id} crm {coupling.crm_id}"
-        result = self._transact(
-            what, [("create", _coupling_entity(stored)), ("create", _index_entity(stored))]
-        )
+        result = self.transact(what, self.claim_operations(stored))
         logger.debug("claimed coupling %s bc %s crm %s", stored.mapping, stored.bc_id, stored.crm_id)
         return normalize_coupling(stored, result[0]["etag"])
 
+    def claim_many(self, couplings: Sequence[Coupling]) -> list[Coupling | AlreadyExistsError]:
+        """50 couplings per transaction; a group that meets a taken id is claimed one by one."""
+        return bulk.claim_many(self, couplings)
+
     def save(self, coupling: Coupling) -> Coupling:
+        """One request, no read: one transaction of the coupling row (IfNotModified its etag) and
+        its index row. The crm_id must not change (delete + claim): not checked here, as that
+        would need a read; a changed one would orphan the old index row and take over the new one."""
         if coupling.etag is None:
             raise ValueError("save needs the coupling's etag (read it first)")
-        what = f"save coupling {coupling.mapping} bc {coupling.bc_id}"
-        current = self._get(_bc_key(coupling.mapping, coupling.bc_id))
-        if current is None or current.metadata["etag"] != coupling.etag:
-            raise ConflictError(f"{what}: changed since read", status=412)
-        if current["crm_id"] != coupling.crm_id:
-            raise ValueError("save cannot change a coupling's crm_id; delete and claim")
         stored = normalize_coupling(coupling, None)
-        update = ("update", _coupling_entity(stored), self._replace_if(coupling.etag))
-        if current.get("state") == stored.state:
-            etag = self._update_one(what, update[1], coupling.etag)
-        else:
-            index = ("update", _index_entity(stored), {"mode": UpdateMode.MERGE})
-            etag = self._transact(what, [update, index])[0]["etag"]
-        return normalize_coupling(stored, etag)
+        what = f"save coupling {coupling.mapping} bc {coupling.bc_id}"
+        try:
+            result = self.transact(what, self.save_operations(stored, coupling.etag))
+        except NotFoundError as exc:  # the coupling row is gone
+            raise ConflictError(f"{what}: changed since read", status=412) from exc
+        return normalize_coupling(stored, result[0]["etag"])
 
-    @staticmethod
-    def _replace_if(etag: str) -> dict[str, Any]:
-        return {"mode": UpdateMode.REPLACE, **_if_not_modified(etag)}
-
-    def _update_one(self, what: str, entity: dict[str, Any], etag: str) -> str:
-        with mapped_errors(what):
-            try:
-                result = self._table.client().update_entity(entity, **self._replace_if(etag))
-            except (ResourceModifiedError, ResourceNotFoundError) as exc:
-                raise ConflictError(f"{what}: changed since read", status=412) from exc
-        return str(result["etag"])
+    def complete_claims(self, couplings: Sequence[Coupling]) -> list[Coupling | ConflictError]:
+        """50 saves per transaction; a group with a stale or vanished coupling is saved one by one."""
+        return bulk.complete_claims(self, couplings)
 
     def rekey_bc(self, coupling: Coupling, bc_id: str) -> Coupling:
         """One transaction: delete the claim row (IfNotModified), create the new row, repoint the index."""
@@ -217,7 +223,7 @@ class TableCouplingStore:
             ("update", _index_entity(stored), {"mode": UpdateMode.REPLACE}),
         ]
         try:
-            result = self._transact(what, operations)
+            result = self.transact(what, operations)
         except NotFoundError as exc:
             raise ConflictError(f"{what}: changed since read", status=412) from exc
         return normalize_coupling(stored, result[1]["etag"])
@@ -250,7 +256,7 @@ class TableCouplingStore:
             ("delete", _crm_key(current["mapping"], current["crm_id"])),
         ]
         try:
-            self._transact(what, operations)
+            self.transact(what, operations)
         except NotFoundError:  # the index row was missing: delete the coupling row alone
             logger.warning("coupling %s bc %s had no index row", current["mapping"], current["bc_id"])
             with mapped_errors(what):

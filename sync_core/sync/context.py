@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sync_core.errors import SyncError
 from sync_core.mapping.catalog import Catalog
 from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.ports import Coupling, MessageQueue, coupling_of_source
 from sync_core.state.stores import StateStores
 from sync_core.systems.ports import RecordSink, RecordSource
-from sync_core.vocabulary import Direction
+from sync_core.vocabulary import Direction, Record
 
 
 class BcSystem(RecordSource, RecordSink, Protocol):
@@ -36,6 +37,10 @@ class BcSystem(RecordSource, RecordSink, Protocol):
 
 class DataverseSystem(RecordSource, RecordSink, Protocol):
     def whoami(self) -> str: ...
+
+    def create_many(
+        self, entity: str, rows: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[Record | SyncError]: ...
 
 
 def utc_now() -> datetime:

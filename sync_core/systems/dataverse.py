@@ -7,13 +7,16 @@ Lookups in written values are passed through as given (callers send ``x@odata.bi
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sync_core.errors import ConfigError, DataError, NotFoundError
+from sync_core.errors import ConfigError, DataError, NotFoundError, SyncError, TransientError
+from sync_core.odata.batch import DATAVERSE_MAX_REQUESTS, BatchRequest, BatchResponse, dataverse_batch
+from sync_core.odata.classify import error_from_response
 from sync_core.odata.client import ODataClient, ODataResponse, row_fields
 from sync_core.odata.query import parse_datetime, select_param
 from sync_core.systems.ports import ModifiedQuery
@@ -147,6 +150,43 @@ class DataverseAdapter:
         record = self._record_from(entity, response, record_id)
         log.info("dataverse %s created %s", entity, record.id)
         return record
+
+    def create_many(
+        self, entity: str, rows: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[Record | SyncError]:
+        """POST rows with their own keys in one ``$batch`` (top-level parts, continue-on-error,
+        each ``return=representation``): per row, in order, the created record or the typed error
+        of its own answer (AlreadyExistsError when its key exists: a resent create). The batch is
+        sent again after a timeout (its keys make a resend harmless); an error of the batch
+        itself (after retries) is raised."""
+        if len(rows) > DATAVERSE_MAX_REQUESTS:
+            raise ValueError(f"a Dataverse batch holds at most {DATAVERSE_MAX_REQUESTS} requests")
+        key = self.primary_key(entity)
+        requests = [
+            BatchRequest("POST", entity, {**values, key: record_id}, dict(RETURN_REPRESENTATION))
+            for record_id, values in rows
+        ]
+        answers = dataverse_batch(
+            self._client, requests, changeset=False, continue_on_error=True, idempotent=True
+        )
+        results = [self._created(entity, a) for a in answers[: len(rows)]]
+        missing = TransientError(f"dataverse {entity} batch: no answer for this row")
+        results += [missing] * (len(rows) - len(results))
+        log.info(
+            "dataverse %s created %d of %d in one batch",
+            entity,
+            sum(isinstance(r, Record) for r in results),
+            len(rows),
+        )
+        return results
+
+    def _created(self, entity: str, answer: BatchResponse) -> Record | SyncError:
+        if not answer.ok:
+            text = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
+            return error_from_response(self._client.system, answer.status, text, answer.headers)
+        if isinstance(answer.body, Mapping) and answer.body:
+            return self.to_record(entity, answer.body)
+        return DataError(f"Dataverse {entity} batch create answered {answer.status} without the row")
 
     def update(self, entity: str, record_id: str, values: Mapping[str, Any], etag: str) -> Record:
         """PATCH with If-Match (``*`` = update-only); a stale ETag raises ConflictError (412)."""

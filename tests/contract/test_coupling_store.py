@@ -11,15 +11,18 @@ from azure.data.tables import TableClient, TableServiceClient
 
 from sync_core.errors import AlreadyExistsError, ConflictError, TransientError
 from sync_core.state.common import ERROR_MAX, key_escape, key_unescape
+from sync_core.state.memory import MemoryCouplingStore
 from sync_core.state.ports import Coupling, DirectionStatus
 from sync_core.state.stores import StateStores, table_stores
 from sync_core.state.tables import TableCouplingStore
-
-MAPPING = "UNIT OF MEASURE"
-
-
-def coupling(bc_id: str = "bc-1", crm_id: str = "crm-1", mapping: str = MAPPING, **kw) -> Coupling:
-    return Coupling(mapping=mapping, bc_id=bc_id, crm_id=crm_id, **kw)
+from tests.contract.coupling_helpers import (
+    MAPPING,
+    CountingStore,
+    claims,
+    coupling,
+    index_states,
+    raw_table,
+)
 
 
 def test_claim_then_get_by_both_ids(stores: StateStores) -> None:
@@ -83,13 +86,23 @@ def test_stale_save_raises_conflict_and_keeps_the_newer_row(stores: StateStores)
     assert store.get_by_bc(MAPPING, "bc-1") == newer
 
 
-def test_save_refuses_a_changed_crm_id_or_a_missing_etag(stores: StateStores) -> None:
+def test_save_refuses_a_missing_etag(stores: StateStores) -> None:
     store = stores.couplings
+    claimed = store.claim(coupling())
+    with pytest.raises(ValueError):
+        store.save(replace(claimed, etag=None))
+    assert store.get_by_bc(MAPPING, "bc-1") == claimed
+
+
+def test_twin_save_refuses_a_changed_crm_id() -> None:
+    """The rule holds for both stores; only the twin checks it (the Table store's save does not
+    read the stored row)."""
+    store = MemoryCouplingStore()
     claimed = store.claim(coupling())
     with pytest.raises(ValueError):
         store.save(replace(claimed, crm_id="crm-other"))
     with pytest.raises(ValueError):
-        store.save(replace(claimed, etag=None))
+        store.complete_claims([replace(claimed, crm_id="crm-other")])
     assert store.get_by_bc(MAPPING, "bc-1") == claimed
     assert store.get_by_crm(MAPPING, "crm-other") is None
 
@@ -304,3 +317,138 @@ def test_iter_sync_state_gives_the_deciding_columns_of_every_coupling(stores: St
     assert got.to_dataverse.error is None and got.to_dataverse.job_id is None and got.etag is None
     assert seen["bc-007"].crm_id == "crm-007" and seen["bc-007"].state == "coupled"
     assert list(store.iter_sync_state("NO SUCH MAPPING")) == []
+
+
+# -- many at once: claim_many, complete_claims ---------------------------------------------------
+
+
+def _coupled(claim: Coupling, t: datetime) -> Coupling:
+    """What a synchronization makes of a claim once the counterpart exists."""
+    status = DirectionStatus("success", None, "job-1")
+    return replace(claim, state="coupled", bc_modified_on=t, crm_modified_on=t, to_dataverse=status)
+
+
+def _claimed(answers: list[Coupling | AlreadyExistsError]) -> list[Coupling]:
+    got = [a for a in answers if isinstance(a, Coupling)]
+    assert len(got) == len(answers)
+    return got
+
+
+def test_claim_many_claims_each_in_input_order(stores: StateStores) -> None:
+    store = stores.couplings
+    wanted = claims(120)
+    answers = _claimed(store.claim_many(wanted))
+    assert [(a.bc_id, a.crm_id, a.state) for a in answers] == [(c.bc_id, c.crm_id, "claimed") for c in wanted]
+    assert len({a.etag for a in answers}) == 120 and all(a.etag for a in answers)
+    for a in answers:
+        assert store.get_by_bc(MAPPING, a.bc_id) == a
+        assert store.get_by_crm(MAPPING, a.crm_id) == a
+    for a in (answers[0], answers[49], answers[50], answers[119]):  # etags of both groups work
+        saved = store.save(replace(a, state="coupled"))
+        assert saved.etag != a.etag and store.get_by_crm(MAPPING, a.crm_id) == saved
+    assert store.claim_many([]) == []
+
+
+def test_claim_many_reports_the_taken_ids_item_by_item(stores: StateStores) -> None:
+    store = stores.couplings
+    taken_bc = store.claim(coupling("bc-0003", "crm-other"))
+    taken_crm = store.claim(coupling("bc-other", "crm-0007"))
+    answers = store.claim_many(claims(60))
+    failed = [n for n, a in enumerate(answers) if isinstance(a, AlreadyExistsError)]
+    assert failed == [3, 7]
+    assert all(isinstance(a, Coupling) and a.etag for n, a in enumerate(answers) if n not in failed)
+    assert store.get_by_bc(MAPPING, "bc-0003") == taken_bc and store.get_by_crm(MAPPING, "crm-0003") is None
+    assert store.get_by_crm(MAPPING, "crm-0007") == taken_crm and store.get_by_bc(MAPPING, "bc-0007") is None
+    assert store.get_by_crm(MAPPING, "crm-0059") == answers[59]
+    assert len(list(store.iter_mapping(MAPPING))) == 60
+
+
+def test_claim_many_refuses_an_id_twice_in_the_batch(stores: StateStores) -> None:
+    store = stores.couplings
+    batch = [coupling("bc-1", "crm-1"), coupling("bc-1", "crm-2"), coupling("bc-3", "crm-1")]
+    batch.append(coupling("bc-4", "crm-2"))  # crm-2 is free: the item that had it was refused
+    answers = store.claim_many(batch)
+    assert [isinstance(a, AlreadyExistsError) for a in answers] == [False, True, True, False]
+    assert store.get_by_crm(MAPPING, "crm-1") == answers[0]
+    assert store.get_by_crm(MAPPING, "crm-2") == answers[3]
+    assert store.get_by_bc(MAPPING, "bc-3") is None
+
+
+def test_batches_must_be_of_one_mapping_and_completions_need_etags(stores: StateStores) -> None:
+    store = stores.couplings
+    with pytest.raises(ValueError):
+        store.claim_many([coupling("bc-1", "crm-1"), coupling("bc-2", "crm-2", mapping="CUSTOMER")])
+    assert store.get_by_bc(MAPPING, "bc-1") is None
+    one = store.claim(coupling("bc-1", "crm-1"))
+    other = store.claim(coupling("bc-2", "crm-2", mapping="CUSTOMER"))
+    with pytest.raises(ValueError):
+        store.complete_claims([replace(one, skipped=True), replace(other, skipped=True)])
+    with pytest.raises(ValueError):
+        store.complete_claims([replace(one, skipped=True), replace(one, bc_id="bc-9", etag=None)])
+    assert store.get_by_bc(MAPPING, "bc-1") == one
+
+
+def test_complete_claims_saves_each_and_reports_the_stale_ones(stores: StateStores) -> None:
+    store = stores.couplings
+    t = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    claimed = _claimed(store.claim_many(claims(60)))
+    newer = store.save(replace(claimed[17], skipped=True))  # someone else, meanwhile
+    store.delete(claimed[55])  # the second group's vanished coupling
+    answers = store.complete_claims([_coupled(c, t) for c in claimed])
+    stale = [n for n, a in enumerate(answers) if isinstance(a, ConflictError)]
+    assert stale == [17, 55] and not any(isinstance(a, AlreadyExistsError) for a in answers)
+    assert store.get_by_bc(MAPPING, "bc-0017") == newer
+    assert store.get_by_bc(MAPPING, "bc-0055") is None and store.get_by_crm(MAPPING, "crm-0055") is None
+    for n, a in enumerate(answers):
+        if n not in stale:
+            assert isinstance(a, Coupling) and a.etag not in (None, claimed[n].etag)
+            assert a == replace(_coupled(claimed[n], t), etag=a.etag)
+            assert store.get_by_crm(MAPPING, a.crm_id) == a
+    states = {c.bc_id: c.state for c in store.iter_sync_state(MAPPING)}
+    assert states.pop("bc-0017") == "claimed" and set(states.values()) == {"coupled"}
+    again = store.save(replace(answers[0], skipped=True))  # the new etags work
+    assert store.get_by_bc(MAPPING, "bc-0000") == again
+
+
+def test_complete_claims_refuses_a_coupling_twice_in_the_batch(stores: StateStores) -> None:
+    store = stores.couplings
+    one, two = _claimed(store.claim_many(claims(2)))
+    answers = store.complete_claims([replace(one, state="coupled"), replace(one, skipped=True), two])
+    assert isinstance(answers[1], ConflictError) and not isinstance(answers[1], AlreadyExistsError)
+    assert isinstance(answers[0], Coupling) and answers[0].state == "coupled"
+    assert store.get_by_bc(MAPPING, one.bc_id) == answers[0]
+    assert store.get_by_bc(MAPPING, two.bc_id) == answers[2]
+    assert store.complete_claims([]) == []
+
+
+@pytest.mark.azurite
+def test_bulk_writes_and_save_are_one_request_per_transaction(storage_conn: str, table_prefix: str) -> None:
+    counting = CountingStore(storage_conn, table_prefix)
+    store = counting.store
+    assert store.get_by_bc(MAPPING, "bc-0000") is None  # creates the table
+    counting.count()
+    claimed = _claimed(store.claim_many(claims(100)))
+    assert counting.count() == 2
+    twice = store.claim_many([coupling("bc-x", "crm-x"), coupling("bc-x", "crm-y")])
+    assert isinstance(twice[1], AlreadyExistsError) and counting.count() == 1  # no doomed transaction
+    t = datetime(2024, 5, 1, tzinfo=UTC)
+    answers = store.complete_claims([_coupled(c, t) for c in claimed])
+    assert counting.count() == 2
+    first = answers[0]
+    assert isinstance(first, Coupling) and all(isinstance(a, Coupling) for a in answers)
+    store.save(replace(first, skipped=True))
+    assert counting.count() == 1
+    index = index_states(raw_table(storage_conn, table_prefix))
+    assert index.pop("crm-x") == ("bc-x", "coupled")
+    assert index == {f"crm-{n:04d}": (f"bc-{n:04d}", "coupled") for n in range(100)}
+
+
+@pytest.mark.azurite
+def test_save_upserts_a_missing_index_row(storage_conn: str, table_prefix: str) -> None:
+    store = table_stores(storage_conn, table_prefix).couplings
+    raw = raw_table(storage_conn, table_prefix)
+    claimed = store.claim(coupling(state="claimed"))
+    raw.delete_entity(key_escape(MAPPING), "crm_crm-1")
+    saved = store.save(replace(claimed, state="coupled"))
+    assert store.get_by_crm(MAPPING, "crm-1") == saved
+    assert index_states(raw) == {"crm-1": ("bc-1", "coupled")}

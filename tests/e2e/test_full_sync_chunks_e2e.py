@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.odata.protocol import Fault
 from sandbox.stack import SandboxStack
 from sync_core.app import full_sync, wiring
 from sync_core.app.usecases import process_record_message
@@ -106,15 +107,13 @@ def test_a_chunk_that_died_half_way_is_finished_by_its_redelivery(
     items = len(fs_stack.bc.rows("items"))
     monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
     monkeypatch.setattr(full_sync_chunks, "CHUNK_THREADS", 1)
-    create, made = DataverseAdapter.create, [0]
+    create_many = DataverseAdapter.create_many
 
-    def dying_create(self: DataverseAdapter, *args: Any, **kwargs: Any) -> Any:
-        if made[0] >= 5:  # the 6th create and every one after: the worker is gone (claims stay)
-            raise WorkerDied
-        made[0] += 1
-        return create(self, *args, **kwargs)
+    def dying_create_many(self: DataverseAdapter, entity: str, rows: Any) -> Any:
+        create_many(self, entity, rows[:5])  # Dataverse created 5 rows, then the worker was gone
+        raise WorkerDied
 
-    monkeypatch.setattr(DataverseAdapter, "create", dying_create)
+    monkeypatch.setattr(DataverseAdapter, "create_many", dying_create_many)
     full_sync.start(["FS-ITEM"])
     assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
     [body] = chunk_bodies(conn)
@@ -122,11 +121,12 @@ def test_a_chunk_that_died_half_way_is_finished_by_its_redelivery(
         process_record_message(body)
     assert len(products(fs_stack)) == 5
     claims = [c for c in wiring.services().stores.couplings.iter_mapping("FS-ITEM") if c.state == "claimed"]
-    assert claims  # created nothing, claimed the id it would have used
+    assert len(claims) == items  # every record claimed the id its row gets, 5 rows made
 
-    monkeypatch.setattr(DataverseAdapter, "create", create)  # the next worker
+    monkeypatch.setattr(DataverseAdapter, "create_many", create_many)  # the next worker
+    monkeypatch.setattr(full_sync_chunks, "RESUME_AFTER_S", 0)  # sent visible at once (not in 130 s)
     process_record_message(body, dequeue_count=2)  # the redelivery
-    assert len(products(fs_stack)) == items - len(claims)  # fresh claims are left to their owner
+    assert len(products(fs_stack)) == 5  # fresh claims are left to their owner
     again = [parse_record_queue_message(b) for b in chunk_bodies(conn, chunks_only=False)]
     assert sorted(m.source_id for m in again) == sorted(c.bc_id for c in claims)  # type: ignore[union-attr]
     for message in again:  # ... each sent again on its own, and done once its claim is stale
@@ -137,4 +137,65 @@ def test_a_chunk_that_died_half_way_is_finished_by_its_redelivery(
         assert process_record_message(message.to_json()).outcome == "inserted"
     line = lines_of(run_to_end(conn))["FS-ITEM"]
     assert line["status"] == "Finished" and counts(line) == {"inserted": items}
+    one_counterpart_each(fs_stack)
+
+
+def test_a_chunk_inserts_together_and_each_record_keeps_its_own_outcome(
+    fs_stack: SandboxStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uncoupled records of a chunk: one read of their sources, one Dataverse $batch of creates,
+    claims and couplings in transactions. A create Dataverse refuses fails that record alone (its
+    sync error, its claim freed); a throttled one keeps its claim and comes back on its own."""
+    conn = fs_stack.azurite.connection_string
+    items = len(fs_stack.bc.rows("items"))
+    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
+    full_sync.start(["FS-ITEM"])
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
+    [body] = chunk_bodies(conn)
+    refused, throttled = (
+        Fault(status=400, method="POST", entity="products"),
+        Fault(status=429, method="POST", entity="products", retry_after=1),
+    )
+    fs_stack.dataverse.set_knobs(faults=[refused, throttled])
+    for emulator in (fs_stack.bc, fs_stack.dataverse):
+        emulator.reset_counters()
+    monkeypatch.setattr(full_sync_chunks, "RESUME_AFTER_S", 0)  # the throttled one: visible at once
+    assert "failed 1" in process_record_message(body).message
+    dv, bc = fs_stack.dataverse.counters(), fs_stack.bc.counters()
+    assert dv["total"] == 1 and dv["by_entity"]["products"]["POST"] == items  # one $batch
+    assert bc["total"] == -(-items // full_sync_chunks.READ_IDS)  # the sources, read together
+    assert len(products(fs_stack)) == items - 2
+
+    couplings = list(wiring.services().stores.couplings.iter_mapping("FS-ITEM"))
+    assert len(couplings) == items - 1  # the refused record's claim is gone
+    [claim] = [c for c in couplings if c.state == "claimed"]  # the throttled record's stays
+    [error] = wiring.services().stores.sync_errors.page(mapping="FS-ITEM").entries
+    assert error.source_id not in {c.bc_id for c in couplings} and "injected HTTP 400" in error.message
+    [again] = [parse_record_queue_message(b) for b in chunk_bodies(conn, chunks_only=False)]
+    assert again.source_id == claim.bc_id  # type: ignore[union-attr]
+    monkeypatch.setattr(engine_insert, "CLAIM_STALE_AFTER", timedelta(0))
+    assert process_record_message(again.to_json()).outcome == "inserted"
+    line = lines_of(run_to_end(conn))["FS-ITEM"]
+    assert line["status"] == "Finished" and counts(line) == {"inserted": items - 1, "failed": 1}
+    assert len(products(fs_stack)) == items - 1
+
+
+def test_a_throttled_create_batch_waits_its_turn(
+    fs_stack: SandboxStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dataverse answers the whole $batch 429 (with Retry-After) more often than the client retries:
+    the chunk sends it again when told, and every record is inserted now, none left for later."""
+    conn = fs_stack.azurite.connection_string
+    items = len(fs_stack.bc.rows("items"))
+    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
+    full_sync.start(["FS-ITEM"])
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
+    [body] = chunk_bodies(conn)
+    fs_stack.dataverse.set_knobs(faults=[Fault(status=429, count=6, retry_after=1)])
+    assert "inserted" in process_record_message(body).message
+    assert fs_stack.dataverse.knobs()["faults"][0]["count"] == 0  # the client alone gave up after 5
+    assert len(products(fs_stack)) == items
+    assert chunk_bodies(conn, chunks_only=False) == []  # nothing sent again
+    line = lines_of(run_to_end(conn))["FS-ITEM"]
+    assert counts(line) == {"inserted": items}
     one_counterpart_each(fs_stack)

@@ -24,7 +24,7 @@ LAST = to_ms(T)
 def test_decision_follows_bcs_unchanged_rule(direction: str) -> None:
     same = T + timedelta(milliseconds=10)  # within BC's 10 ms: the same timestamp
     later = T + timedelta(milliseconds=11)
-    assert decide(None, direction, T) == "process"  # type: ignore[arg-type]  # uncoupled: insert
+    assert decide(None, direction, T) == "insert"  # type: ignore[arg-type]  # uncoupled
     assert decide((LAST, 0), direction, same) == "unchanged"  # type: ignore[arg-type]
     assert decide((LAST, 0), direction, T - timedelta(days=1)) == "unchanged"  # type: ignore[arg-type]
     assert decide((LAST, 0), direction, later) == "process"  # type: ignore[arg-type]  # modified

@@ -32,7 +32,14 @@ def record_success(
     *,
     forced: bool = False,
 ) -> Coupling:
-    """Stamp both sides' modified-on (only ever forward) and the direction's Success.
+    """Save the coupling with ``success_coupling``'s stamps and status."""
+    return store.save(success_coupling(coupling, msg, source, dest, forced=forced))
+
+
+def success_coupling(
+    coupling: Coupling, msg: RecordMessage, source: Record, dest: Record, *, forced: bool = False
+) -> Coupling:
+    """Both sides' modified-on stamped (only ever forward) and the direction's Success.
 
     After a forced modify (conflict resolved for this side) the destination's stamp is kept a
     little earlier (BC: -999 ms for Dataverse, -10 ms for BC), so the other direction still sees
@@ -44,13 +51,12 @@ def record_success(
         crm_stamp -= FORCED_CRM_SLACK
     elif forced:
         bc_stamp -= FORCED_BC_SLACK
-    updated = replace(
+    return replace(
         coupling.with_status(msg.direction, DirectionStatus("success", None, msg.job_id)),
         bc_modified_on=_later(coupling.bc_modified_on, bc_stamp),
         crm_modified_on=_later(coupling.crm_modified_on, crm_stamp),
         skipped=False,
     )
-    return store.save(updated)
 
 
 def _mark_failed(store: CouplingStore, mapping: str, msg: RecordMessage, error: str) -> bool:

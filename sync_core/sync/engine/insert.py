@@ -33,6 +33,10 @@ CLAIM_STALE_AFTER = timedelta(minutes=2)
 PENDING = "pending-"
 
 
+class ClaimHeld(TransientError):
+    """The record's coupling is claimed by a create still in progress (or not stale yet)."""
+
+
 class Inserter:
     def __init__(
         self, ctx: SyncContext, values: RecordValues, updater: Updater, children: ChildLineSync
@@ -72,7 +76,7 @@ class Inserter:
         """A claim without a completed create: finish it if it is stale, else leave it to its owner."""
         age = self.ctx.clock() - (coupling.claimed_at or self.ctx.clock())
         if age < CLAIM_STALE_AFTER:
-            raise TransientError(f"{mapping.name} {source.id} is being created by another worker")
+            raise ClaimHeld(f"{mapping.name} {source.id} is being created by another worker")
         desired = self.values.desired(mapping, msg.direction, source, inserting=True)
         store = self.ctx.stores.couplings
         if msg.direction == TO_DATAVERSE:
@@ -80,12 +84,12 @@ class Inserter:
             if existing is None:
                 return self._create_in_dataverse(mapping, msg, source, coupling, desired)
             coupled = record_success(store, replace(coupling, state="coupled"), msg, source, existing)
-            return self.updater.update(mapping, msg, source, coupled, dest=existing)
+            return _as_inserted(self.updater.update(mapping, msg, source, coupled, dest=existing))
         existing = self._find_match(mapping, msg, desired)
         if existing is None:
             return self._create_in_bc(mapping, msg, source, coupling, desired)
         moved = store.rekey_bc(replace(coupling, state="coupled"), existing.id)
-        return self.updater.update(mapping, msg, source, moved, dest=existing)
+        return _as_inserted(self.updater.update(mapping, msg, source, moved, dest=existing))
 
     # -- finding and claiming ---------------------------------------------------------------------
 
@@ -196,6 +200,14 @@ class Inserter:
     def _inserted(self, coupling: Coupling, msg: RecordMessage, source: Record, created: Record) -> Outcome:
         record_success(self.ctx.stores.couplings, coupling, msg, source, created)
         return Outcome("inserted", destination_id=created.id)
+
+
+def _as_inserted(outcome: Outcome) -> Outcome:
+    """A claim completed late (its create was cut short) is still the record's insert: BC's job
+    log counts it inserted, whether or not the row needed the last values written."""
+    if outcome.outcome in ("modified", "unchanged"):
+        return Outcome("inserted", outcome.message, outcome.destination_id)
+    return outcome
 
 
 def _bc_match_filter(mapping: IntegrationTableMapping, desired: dict) -> str | None:

@@ -35,12 +35,14 @@ def field_label(api_name: str) -> str:
 
 
 class LookupResolver:
-    """Resolves the lookup and option fields of one record's desired values (cached per instance)."""
+    """Resolves the lookup and option fields of one record's desired values (cached per instance:
+    one message, or one full-sync chunk whose records share it)."""
 
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
         self._bc_ids: dict[tuple[str, str], str | None] = {}
         self._base_units: dict[str, str] = {}
+        self._lcy: dict[str, str] = {}
 
     def resolve(
         self, mapping: IntegrationTableMapping, direction: Direction, values: Mapping[str, Any]
@@ -148,6 +150,8 @@ class LookupResolver:
         target = self.ctx.catalog.lcy_mapping()
         if not lcy or target is None:
             return None
+        if lcy in self._lcy:
+            return self._lcy[lcy]
         query = ModifiedQuery(target.crm_entity, filter=eq(target.crm_code_field, lcy))
         found = next(iter(self.ctx.dataverse.iter_modified(query)), None)
         if found is None:
@@ -157,6 +161,7 @@ class LookupResolver:
                 remedy=f"Create the currency {lcy} in Dataverse (it is the organization's base currency "
                 "in most setups), then retry.",
             )
+        self._lcy[lcy] = found.id
         return found.id
 
     def _is_lcy_currency(self, target: IntegrationTableMapping, crm_id: str) -> bool:

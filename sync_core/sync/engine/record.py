@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sync_core.errors import ConflictError, DataError, PermanentError, TransientError
@@ -37,6 +37,7 @@ from sync_core.sync.context import SyncContext, source_coupling
 from sync_core.sync.engine.bookkeeping import record_failure
 from sync_core.sync.engine.child_lines import ChildLineSync, refuse_alone
 from sync_core.sync.engine.insert import Inserter
+from sync_core.sync.engine.lookups import LookupResolver
 from sync_core.sync.engine.options import sync_option_record
 from sync_core.sync.engine.outcome import FORCE_REASONS, SAME_TIMESTAMP, Outcome
 from sync_core.sync.engine.resync import resync_dependents
@@ -52,23 +53,32 @@ log = logging.getLogger(__name__)
 MAX_REDECIDE = 3
 
 
-class RecordSynchronizer:
-    """The record engine for one worker's message (build one per message: it caches lookups)."""
+@dataclass(frozen=True)
+class Prefetched:
+    """The source record as a chunk read it with its neighbours (None: it no longer exists)."""
 
-    def __init__(self, ctx: SyncContext) -> None:
+    source: Record | None
+
+
+class RecordSynchronizer:
+    """The record engine for one worker's message (build one per message: it caches lookups;
+    a full-sync chunk lends its records one ``LookupResolver``, so they share the cache)."""
+
+    def __init__(self, ctx: SyncContext, lookups: LookupResolver | None = None) -> None:
         self.ctx = ctx
-        self.values = RecordValues(ctx, sync_record=self._sync_on_the_fly)
+        self.values = RecordValues(ctx, sync_record=self._sync_on_the_fly, lookups=lookups)
         self.updater = Updater(ctx, self.values)
         self.children = ChildLineSync(ctx, self.values)
         self.inserter = Inserter(ctx, self.values, self.updater, self.children)
 
-    def process(self, msg: RecordMessage) -> Outcome:
-        """One line per message: the record synchronized (with its outcome) or failed."""
+    def process(self, msg: RecordMessage, prefetched: Prefetched | None = None) -> Outcome:
+        """One line per message: the record synchronized (with its outcome) or failed.
+        ``prefetched``: the source as already read (used once; a re-decision reads it again)."""
         started = time.monotonic()
         mapping = self.ctx.mapping(msg.mapping)
         failure: tuple[PermanentError, bool] | None = None
         try:
-            outcome = self._synchronize(mapping, msg)
+            outcome = self._synchronize(mapping, msg, prefetched)
             if msg.direction == TO_DATAVERSE:
                 resync_dependents(self.ctx, mapping, msg.source_id, outcome.outcome)
         except IgnoredRecord as exc:  # BC's post-filter: never synchronized, not an error to fix
@@ -90,16 +100,21 @@ class RecordSynchronizer:
             )
         return outcome
 
-    def _synchronize(self, mapping: IntegrationTableMapping, msg: RecordMessage) -> Outcome:
+    def _synchronize(
+        self, mapping: IntegrationTableMapping, msg: RecordMessage, prefetched: Prefetched | None
+    ) -> Outcome:
         _check(self.ctx, mapping, msg)
         for _ in range(MAX_REDECIDE):
             try:
-                return self.children.after_parent(mapping, msg, self._decide(mapping, msg))
+                return self.children.after_parent(mapping, msg, self._decide(mapping, msg, prefetched))
             except ConflictError as exc:  # a row or coupling changed under us: re-read, re-decide
                 log.info("%s %s: conflict (%s), re-deciding", mapping.name, msg.source_id, exc)
+                prefetched = None
         raise TransientError(f"{mapping.name} {msg.source_id}: kept changing while synchronizing")
 
-    def _decide(self, mapping: IntegrationTableMapping, msg: RecordMessage) -> Outcome:
+    def _decide(
+        self, mapping: IntegrationTableMapping, msg: RecordMessage, prefetched: Prefetched | None = None
+    ) -> Outcome:
         if mapping.kind == "option":
             return sync_option_record(self.ctx, mapping, msg)
         coupling = source_coupling(self.ctx, mapping.name, msg.direction, msg.source_id)
@@ -107,7 +122,7 @@ class RecordSynchronizer:
             if msg.reason != "restore":
                 return Outcome("skipped", "the coupled record is marked Skipped")
             coupling = self.ctx.stores.couplings.save(replace(coupling, skipped=False))
-        source = self._source(mapping, msg)
+        source = self._source(mapping, msg) if prefetched is None else prefetched.source
         if source is None:
             return Outcome("skipped", "the source record no longer exists or is outside the mapping's filter")
         if coupling is None:

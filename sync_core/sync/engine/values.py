@@ -27,10 +27,12 @@ from sync_core.vocabulary import TO_DATAVERSE, Direction, Record
 
 
 class RecordValues:
-    def __init__(self, ctx: SyncContext, sync_record: SyncRecord | None = None) -> None:
+    def __init__(
+        self, ctx: SyncContext, sync_record: SyncRecord | None = None, lookups: LookupResolver | None = None
+    ) -> None:
         self.ctx = ctx
         self.reference: BcReferenceData = ctx.reference or BcReferenceData(ctx.bc)
-        self.lookups = LookupResolver(ctx)
+        self.lookups = lookups or LookupResolver(ctx)
         self.on_the_fly = OnTheFly(ctx, self.lookups, sync_record)
         self._rules: dict[str, WriteRule] = {}
 

@@ -11,14 +11,19 @@ full synchronization moves the watermark to when its scan started, as today).
 
 Processing: one record-queue message per staged chunk (``ChunkMessage``). Its use-case reads the
 chunk (one point read), records the outcome of every unchanged and skipped record in
-entity-group transactions (100 per request) and hands every other record to the per-record
-engine inline (``RecordSynchronizer``, reason ``full-sync``), a few at a time, so inserts and
-updates keep every guarantee: the coupling claim, ETags, errors per record. The context is one per
-chunk, so the mapping settings are read once per chunk. A record that meets a transient error
-(a fresh claim of another worker, a number BC gave out twice, throttling) goes back to the queue
-as its own record message. A redelivered chunk (or one cut short by a crash) is simply done
-again: outcomes keep the strongest per record, and the per-record path finds the claims and
-couplings the first pass made, so there is never a second counterpart.
+entity-group transactions (100 per request), reads the sources of the rest together
+(``read_sources``: ``READ_IDS`` ids per request) and writes them: the records not coupled at the
+scan of a mapping that allows it are inserted together (``bulk_insert``: claims and couplings in
+transactions, creates in Dataverse ``$batch``, each record its own outcome and error); every other
+record goes to the per-record engine inline (``RecordSynchronizer``, reason ``full-sync``, a few
+at a time, with its source as read and the chunk's lookup cache), so updates keep every
+guarantee: the coupling claim, ETags, errors per record. The context is one per chunk, so the
+mapping settings are read once per chunk. A record that meets a transient error (throttling, a
+number BC gave out twice) goes back to the queue as its own record message; one whose claim is
+held (a create in progress, or a worker that died) is sent to be visible once the claim is stale
+(``RESUME_AFTER_S``). A redelivered chunk (or one cut short by a crash) is simply done again:
+outcomes keep the strongest per record, and the claims and couplings the first pass made send
+its records to the per-record path, so there is never a second counterpart.
 No shortcut where the engine would do more than decide: option mappings, mappings whose
 records re-synchronize dependents, and mappings the engine refuses for this direction.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -37,15 +43,22 @@ from sync_core.mapping.model import IntegrationTableMapping
 from sync_core.state.full_sync_review import FullSyncReviewStore, StagedDecision, StagedRecord
 from sync_core.state.ports import Coupling, DirectionStatus, OutcomeEntry
 from sync_core.sync.context import SyncContext
-from sync_core.sync.engine.record import RecordSynchronizer, refusal, unchanged_since_sync
+from sync_core.sync.engine.insert import CLAIM_STALE_AFTER, ClaimHeld
+from sync_core.sync.engine.lookups import LookupResolver
+from sync_core.sync.engine.record import Prefetched, RecordSynchronizer, refusal, unchanged_since_sync
 from sync_core.sync.engine.resync import dependents
+from sync_core.sync.engine.values import RecordValues
+from sync_core.sync.full_sync.bulk_insert import BulkInserter, BulkResult, bulk_insert_allowed
 from sync_core.sync.messages import ChunkMessage, RecordMessage
+from sync_core.systems.ports import ModifiedQuery
 from sync_core.telemetry import JobRunSummary, count_synchronized, error_code, log_job_run
-from sync_core.vocabulary import TO_DATAVERSE, Direction
+from sync_core.vocabulary import TO_DATAVERSE, Direction, Record
 
 log = logging.getLogger(__name__)
 
 CHUNK_THREADS = 4  # records of one chunk processed at once (the host runs 16 messages at once)
+READ_IDS = 25  # source ids per read request (~1,400 characters of filter)
+RESUME_AFTER_S = int(CLAIM_STALE_AFTER.total_seconds()) + 10
 SKIPPED_MESSAGE = "the coupled record is marked Skipped"  # the record engine's words
 FAILED, SKIPPED, CLAIMED = 1, 2, 4
 CouplingFacts = dict[str, tuple[int | None, int]]  # source id -> (last source modified-on ms, flags)
@@ -84,7 +97,7 @@ def decide(
 ) -> StagedDecision:
     """What the record engine would decide for a full-sync message, from the coupling's facts."""
     if fact is None:
-        return "process"
+        return "insert"
     last, flags = fact
     if flags & SKIPPED:
         return "skipped"
@@ -106,17 +119,23 @@ def process_chunk(ctx: SyncContext, reviews: FullSyncReviewStore, msg: ChunkMess
         return {}
     mapping = ctx.mapping(msg.mapping)
     shortcut = shortcut_allowed(ctx, mapping, msg.direction)
-    settled = [_settled(r) for r in records if shortcut and r.decision != "process"]
+    settled = [_settled(r) for r in records if shortcut and r.decision in ("unchanged", "skipped")]
     ctx.stores.job_log.record_outcomes(msg.job_id, settled)
     counts: dict[str, int] = {}
     for entry in settled:
         counts[entry.outcome] = counts.get(entry.outcome, 0) + 1
     for outcome, n in counts.items():
         count_synchronized(mapping.name, msg.direction, outcome, n)
-    rest = [r.id for r in records if not shortcut or r.decision == "process"]
-    retry = _process_each(ctx, msg, rest, counts)
+    rest = [r for r in records if not shortcut or r.decision in ("process", "insert")]
+    retry, resume = _process_rest(ctx, msg, mapping, rest if shortcut else [], counts)
+    if not shortcut:
+        again, held = _process_each(ctx, msg, [r.id for r in rest], counts)
+        retry, resume = retry + again, resume + held
     if retry:  # each on its own: its own redelivery, its own poison message and error
         ctx.record_queue.send_many(m.to_json() for m in retry)
+    for m in resume:  # a claim kept: its record is taken up once the claim is stale
+        ctx.record_queue.send(m.to_json(), visibility_timeout=RESUME_AFTER_S)
+    retry += resume
     detail = f"chunk {msg.chunk}: {len(records)} record(s)" + (f", {len(retry)} sent again" if retry else "")
     summary = JobRunSummary(
         "full-sync chunk", msg.job_id, mapping.name, msg.direction, "full sync", counts,
@@ -132,15 +151,77 @@ def _settled(record: StagedRecord) -> OutcomeEntry:
     return OutcomeEntry(record.id, "unchanged")
 
 
+def _process_rest(
+    ctx: SyncContext,
+    msg: ChunkMessage,
+    mapping: IntegrationTableMapping,
+    rest: list[StagedRecord],
+    counts: dict[str, int],
+) -> tuple[list[RecordMessage], list[RecordMessage]]:
+    """The records to write: read together (``read_sources``), those uncoupled at the scan
+    inserted together where the mapping allows it (``BulkInserter``), the others through the
+    per-record engine with the record as read. Returns the messages to send again now and those
+    to send once their kept claim is stale."""
+    if not rest:
+        return [], []
+    lookups = LookupResolver(ctx)
+    sources = read_sources(ctx, mapping, msg.direction, [r.id for r in rest])
+    bulk = BulkResult()
+    if bulk_insert_allowed(ctx, mapping, msg.direction):
+        inserts = [sources[r.id] for r in rest if r.decision == "insert" and r.id in sources]
+        bulk = BulkInserter(ctx, RecordValues(ctx, lookups=lookups), msg).insert(inserts)
+        done = {s.id for s in inserts} - {s.id for s in bulk.to_engine}
+        rest = [r for r in rest if r.id not in done]
+    for outcome, n in bulk.counts.items():
+        counts[outcome] = counts.get(outcome, 0) + n
+    engine = [(r.id, Prefetched(sources.get(r.id))) for r in rest]
+    retry, held = _process_each(ctx, msg, [i for i, _ in engine], counts, dict(engine), lookups)
+    return retry + bulk.retry, held + bulk.resume
+
+
+def read_sources(
+    ctx: SyncContext, mapping: IntegrationTableMapping, direction: Direction, ids: list[str]
+) -> dict[str, Record]:
+    """The source records of ``ids``, ``READ_IDS`` per request (``key eq a or key eq b ...``); an
+    id not found is missing from the answer (deleted since the scan). Not the table filter: the
+    scan applied it, and the per-record engine's read (``get``) does not either."""
+    if not all(_is_guid(i) for i in ids):
+        return {}  # keys that are not GUIDs: each record is read on its own
+    key, entity = mapping.source_key(direction), mapping.source_entity(direction)
+    found: dict[str, Record] = {}
+    for start in range(0, len(ids), READ_IDS):
+        group = ids[start : start + READ_IDS]
+        query = ModifiedQuery(
+            entity, filter=" or ".join(f"{key} eq {i}" for i in group), page_size=len(group)
+        )
+        found.update((r.id, r) for r in ctx.source(direction).iter_modified(query))
+    return found
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _process_each(
-    ctx: SyncContext, msg: ChunkMessage, ids: Iterable[str], counts: dict[str, int]
-) -> list[RecordMessage]:
+    ctx: SyncContext,
+    msg: ChunkMessage,
+    ids: Iterable[str],
+    counts: dict[str, int],
+    prefetched: dict[str, Prefetched] | None = None,
+    lookups: LookupResolver | None = None,
+) -> tuple[list[RecordMessage], list[RecordMessage]]:
     """The per-record engine on each id (its outcome, claim and errors its own); returns the
-    messages of the records that met a transient error (to be retried on their own)."""
+    messages of the records that met a transient error, to be sent again on their own: now, and
+    once their claim is stale (a claim held by a create in progress, or by a worker that died)."""
+    known = prefetched or {}
 
     def one(message: RecordMessage) -> str | TransientError:
         try:
-            return RecordSynchronizer(ctx).process(message).outcome
+            return RecordSynchronizer(ctx, lookups).process(message, known.get(message.source_id)).outcome
         except TransientError as exc:
             log.info(
                 "%s %s %s: transient %s; sent again on its own (job %s)",
@@ -150,7 +231,7 @@ def _process_each(
 
     messages = [RecordMessage(msg.mapping, msg.direction, i, msg.job_id, "full-sync") for i in ids]
     if not messages:
-        return []
+        return [], []
     with ThreadPoolExecutor(CHUNK_THREADS, thread_name_prefix="full-sync-chunk") as pool:
         # each record in a copy of this context: its log lines keep the chunk's correlation id
         futures = [pool.submit(contextvars.copy_context().run, one, m) for m in messages]
@@ -158,4 +239,7 @@ def _process_each(
     for result in results:
         if isinstance(result, str):
             counts[result] = counts.get(result, 0) + 1
-    return [m for m, r in zip(messages, results, strict=True) if isinstance(r, TransientError)]
+    resend = [(m, r) for m, r in zip(messages, results, strict=True) if isinstance(r, TransientError)]
+    return [m for m, r in resend if not isinstance(r, ClaimHeld)], [
+        m for m, r in resend if isinstance(r, ClaimHeld)
+    ]

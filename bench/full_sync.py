@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.full_sync_quota import QuotaFigures, quota_figures, quota_knobs, render_quota
+from bench.full_sync_targets import render_targets
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "mappings_fullsync"
@@ -54,6 +55,8 @@ PATHS: dict[str, list[list[tuple[str, str]]]] = {  # --path -> stacks -> (path, 
     "new": [[("new", FIRST), ("new", RERUN)]],
     "both": [[("old", FIRST), ("old", RERUN)], [("new", FIRST), ("new", RERUN)]],
     "reruns": [[("new", FIRST), ("old", RERUN), ("new", RERUN)]],  # one stack: both reruns
+    "firsts": [[("old", FIRST)], [("new", FIRST)]],  # first runs only, each on a fresh stack
+    "new-first": [[("new", FIRST)]],  # the new path's first run alone (a large N)
 }
 CHUNKS_SETTING = {"old": "0", "new": "1"}  # SYNC_FULL_SYNC_CHUNKS
 OUTCOMES = ("inserted", "modified", "unchanged", "skipped", "failed")
@@ -307,6 +310,7 @@ def render(result: BenchResult) -> str:
     out += [f"  {name:<26}" + "".join(f"{get(r):>18}" for r in result.runs) for name, get in rows]
     out += render_quota(result.runs)
     out += _ratios(result.runs)
+    out += render_targets(result.runs)
     for run in result.runs:
         out.append(f"  {_header(run)} lines:")
         for line in run.lines:
@@ -341,8 +345,9 @@ def _parser() -> argparse.ArgumentParser:
         "--path",
         choices=sorted(PATHS),
         default="both",
-        help="chunk messages (new), per record (old), both on fresh stacks, or reruns: one stack's "
-        "first run (new), then the no-change rerun on each path",
+        help="chunk messages (new), per record (old), both on fresh stacks, reruns: one stack's "
+        "first run (new), then the no-change rerun on each path, firsts: each path's first run "
+        "on a fresh stack, or new-first: the new path's first run alone",
     )
     p.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     p.add_argument(

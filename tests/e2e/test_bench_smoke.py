@@ -30,7 +30,12 @@ def test_full_sync_bench_smoke() -> None:
     assert new_rerun.queue_sends < new_rerun.records / 4  # a chunk message per staged chunk
     assert new_rerun.http_requests < old_rerun.http_requests  # no read per unchanged record
     assert new_rerun.table_ops < old_rerun.table_ops
+    old_first, new_first = result.runs[0], result.runs[2]
+    assert new_first.http_requests < old_first.http_requests  # sources read together, creates batched
+    assert new_first.table_ops < old_first.table_ops  # claims and couplings in transactions
     text = render(result)
+    assert "target quota units per written record <= 1.1" in text
+    assert "target records/s first run, new vs old >= 5x" in text
     assert "records/s" in text and "quota units/record" in text and "new vs old path" in text
     assert "no-change rerun writes: 0 (old path)" in text and "no-change rerun writes: 0 (new path)" in text
     assert "command: python -m bench.full_sync --records 20 --latency-ms 0" in text

@@ -199,3 +199,30 @@ def test_a_throttled_create_batch_waits_its_turn(
     line = lines_of(run_to_end(conn))["FS-ITEM"]
     assert counts(line) == {"inserted": items}
     one_counterpart_each(fs_stack)
+
+
+def test_a_claim_transaction_sent_again_after_it_ran_keeps_its_claims(
+    fs_stack: SandboxStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim transaction that timed out after Azurite ran it and was sent again answers 409 for
+    its own rows: the chunk recognises its claims (the fresh crm ids only it knows) and goes on,
+    instead of leaving every record to come back on its own minutes later."""
+    conn = fs_stack.azurite.connection_string
+    items = len(fs_stack.bc.rows("items"))
+    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
+    store = type(wiring.services().stores.couplings)
+    claim_many = store.claim_many
+
+    def sent_twice(self: Any, couplings: Any) -> Any:
+        claim_many(self, couplings)  # ran, but its answer was lost
+        return claim_many(self, couplings)  # the resend: 409 for every row
+
+    monkeypatch.setattr(store, "claim_many", sent_twice)
+    full_sync.start(["FS-ITEM"])
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
+    [body] = chunk_bodies(conn)
+    assert f"inserted {items}" in process_record_message(body).message
+    assert chunk_bodies(conn, chunks_only=False) == []  # nothing left to come back
+    line = lines_of(run_to_end(conn))["FS-ITEM"]
+    assert counts(line) == {"inserted": items}
+    one_counterpart_each(fs_stack)

@@ -161,12 +161,22 @@ class BulkInserter:
         ]
         answers = self.ctx.stores.couplings.claim_many(claims)
         claimed: list[_Pending] = []
-        for p, answer in zip(pending, answers, strict=True):
-            if isinstance(answer, AlreadyExistsError):  # claimed or coupled meanwhile: let it decide
+        for p, claim, answer in zip(pending, claims, answers, strict=True):
+            mine = self._our_claim(claim) if isinstance(answer, AlreadyExistsError) else answer
+            if mine is None:  # claimed or coupled meanwhile: let the engine decide
                 self.result.to_engine.append(p.source)
             else:
-                claimed.append(replace(p, claim=answer))
+                claimed.append(replace(p, claim=mine))
         return claimed
+
+    def _our_claim(self, claim: Coupling) -> Coupling | None:
+        """The stored claim when it is this one: a transaction that timed out after it ran and was
+        sent again answers 409 for its own rows. The crm id is a fresh uuid4 that only this
+        chunk knows, so a claim row holding it is ours."""
+        stored = self.ctx.stores.couplings.get_by_bc(claim.mapping, claim.bc_id)
+        if stored is not None and stored.state == "claimed" and stored.crm_id == claim.crm_id:
+            return stored
+        return None
 
     # -- 3. creates, 4. couplings -----------------------------------------------------------------
 

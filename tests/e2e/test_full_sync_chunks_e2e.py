@@ -96,6 +96,16 @@ def test_a_chunk_delivered_twice_gives_one_counterpart_per_record(fs_stack: Sand
     one_counterpart_each(fs_stack)
 
 
+def one_staged_chunk(fs_stack: SandboxStack, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int, str]:
+    """A full synchronization of FS-ITEM started and staged as one chunk: (connection, items, body)."""
+    conn = fs_stack.azurite.connection_string
+    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
+    full_sync.start(["FS-ITEM"])
+    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
+    [body] = chunk_bodies(conn)
+    return conn, len(fs_stack.bc.rows("items")), body
+
+
 class WorkerDied(Exception):
     """The worker process was killed: nothing after this point ran."""
 
@@ -146,12 +156,7 @@ def test_a_chunk_inserts_together_and_each_record_keeps_its_own_outcome(
     """Uncoupled records of a chunk: one read of their sources, one Dataverse $batch of creates,
     claims and couplings in transactions. A create Dataverse refuses fails that record alone (its
     sync error, its claim freed); a throttled one keeps its claim and comes back on its own."""
-    conn = fs_stack.azurite.connection_string
-    items = len(fs_stack.bc.rows("items"))
-    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
-    full_sync.start(["FS-ITEM"])
-    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
-    [body] = chunk_bodies(conn)
+    conn, items, body = one_staged_chunk(fs_stack, monkeypatch)
     refused, throttled = (
         Fault(status=400, method="POST", entity="products"),
         Fault(status=429, method="POST", entity="products", retry_after=1),
@@ -185,12 +190,7 @@ def test_a_throttled_create_batch_waits_its_turn(
 ) -> None:
     """Dataverse answers the whole $batch 429 (with Retry-After) more often than the client retries:
     the chunk sends it again when told, and every record is inserted now, none left for later."""
-    conn = fs_stack.azurite.connection_string
-    items = len(fs_stack.bc.rows("items"))
-    monkeypatch.setattr(full_sync_feed, "STAGE_CHUNK", 100)  # one chunk
-    full_sync.start(["FS-ITEM"])
-    assert deliver(conn, CONTROL_QUEUE, "process_control") == 1
-    [body] = chunk_bodies(conn)
+    conn, items, body = one_staged_chunk(fs_stack, monkeypatch)
     fs_stack.dataverse.set_knobs(faults=[Fault(status=429, count=6, retry_after=1)])
     assert "inserted" in process_record_message(body).message
     assert fs_stack.dataverse.knobs()["faults"][0]["count"] == 0  # the client alone gave up after 5

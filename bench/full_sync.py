@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import subprocess
@@ -142,6 +143,13 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     counter = StorageCounter(load_settings().storage_connection)
     counter.install()
+    if os.environ.get("BENCH_WORKER_LOG"):  # the worker's log lines (INFO) to this file
+        logging.basicConfig(
+            filename=os.environ["BENCH_WORKER_LOG"],
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(message)s",
+        )
+        logging.getLogger("azure").setLevel(logging.WARNING)
     if spec["tracemalloc"]:
         tracemalloc.start()
     import function_app

@@ -36,7 +36,7 @@ from sandbox.odata.engine import (
     validate_fields,
 )
 from sandbox.odata.engine import select as select_fields
-from sandbox.odata.filter import fields_in
+from sandbox.odata.filter import fields_in, key_values
 from sandbox.odata.server import ApiError, EmulatorServer, Request, Response, TokenVerifier
 
 AUDIENCE = "https://api.businesscentral.dynamics.com"
@@ -229,10 +229,16 @@ class BcEmulator(BcSubscriptions, SalesBackOffice, EmulatorServer):
             raise bc_error(400, "BadRequest", message) from exc
         return opts
 
-    def _stored(self, t: Target) -> list[dict]:
+    def _stored(self, t: Target, keys: set[str] | None = None) -> list[dict]:
+        """The rows of the target; only those with an id in ``keys`` when given (a key lookup,
+        as BC's SQL does for ``id eq ... or id eq ...``: the filter still runs on them)."""
         view = t.view
         assert view is not None
-        rows = self.model.view_rows(view, t.company or "")
+        if keys is None:
+            rows = self.model.view_rows(view, t.company or "")
+        else:
+            found = (self.model.find(view, t.company or "", k) for k in sorted(keys))
+            rows = [r for r in found if r is not None]
         if t.parent is not None:
             rows = [r for r in rows if r.get(t.parent[0]) == t.parent[1]]
         return rows
@@ -245,7 +251,8 @@ class BcEmulator(BcSubscriptions, SalesBackOffice, EmulatorServer):
         size = self._page_size(prefer, opts)
         needed = {"id", *(o.field for o in opts.orderby)} | (fields_in(opts.filter) if opts.filter else set())
         with self.store.lock:  # filter/sort on the fields they need, project only the page fully
-            light = [{**self.model.project(view, r, needed), "\0row": r} for r in self._stored(t)]
+            keys = key_values(opts.filter, "id") if opts.filter else None
+            light = [{**self.model.project(view, r, needed), "\0row": r} for r in self._stored(t, keys)]
             page = paginate(execute(light, opts, "id", False), opts, "id", False, size)
             full = [self.model.project(view, r["\0row"]) for r in page.rows]
             value = [self._shape(view, r, opts, t.company or "") for r in full]

@@ -34,6 +34,7 @@ from sandbox.odata.engine import (
     validate_fields,
 )
 from sandbox.odata.engine import select as select_fields
+from sandbox.odata.filter import key_values
 from sandbox.odata.server import ApiError, Request, Response, TokenVerifier
 
 API = "/api/data/v9.2/"
@@ -297,7 +298,9 @@ class DataverseEmulator(WebhookEmulator):
         prefer = req.prefer()
         size = self._page_size(prefer, opts)
         with self.store.lock:  # stored rows are API-shaped: filter and sort them, project one page
-            stored = list(self.store.table(edef.set_name).values())
+            table = self.store.table(edef.set_name)
+            keys = key_values(opts.filter, edef.key) if opts.filter else None  # a key lookup
+            stored = list(table.values()) if keys is None else [table[k] for k in sorted(keys) if k in table]
             if parent is not None:
                 stored = [r for r in stored if r.get(parent[0]) == parent[1]]
             page = paginate(execute(stored, opts, edef.key, True), opts, edef.key, True, size)

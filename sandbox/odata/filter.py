@@ -249,6 +249,20 @@ def fields_in(node: Any) -> set[str]:
     return set()
 
 
+def key_values(node: Any, name: str) -> set[str] | None:
+    """The GUIDs of ``name eq <guid>`` terms when ``node`` is nothing but such terms joined by
+    ``or`` (the rows to look up by key instead of scanning a table); None for any other filter."""
+    if isinstance(node, Logical) and node.op == "or":
+        left = key_values(node.left, name)
+        right = key_values(node.right, name) if left is not None else None
+        return None if left is None or right is None else left | right
+    if isinstance(node, Compare) and node.op == "eq":
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(side, Field) and side.name == name and isinstance(other, Literal):
+                return {str(other.value)} if other.kind == "guid" else None
+    return None
+
+
 # -- evaluation -----------------------------------------------------------------------------------
 
 

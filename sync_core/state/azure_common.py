@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from azure.core.exceptions import (
     AzureError,
@@ -109,6 +111,27 @@ class CreateOnce:
                 except ResourceExistsError:
                     pass
             self._done = True
+
+
+TRANSACTION_RESENDS = 2  # a transaction whose answer was lost is sent again this many times
+RESEND_PAUSE_S = 0.2
+
+
+def submit_transaction(client: TableClient, operations: Sequence[Any], what: str) -> list[Any]:
+    """``submit_transaction``, sent again when its answer was lost (``ServiceResponseError``: the
+    connection dropped after the request went out, e.g. a keep-alive connection the server had
+    just closed; the SDK does not resend a POST). Every transaction of the stores is safe to send
+    again, and its caller handles what a resend after a success answers: a create 409, an
+    If-Match write 412, a merge upsert nothing new."""
+    for attempt in range(TRANSACTION_RESENDS + 1):
+        try:
+            return list(client.submit_transaction(operations))
+        except ServiceResponseError:
+            if attempt == TRANSACTION_RESENDS:
+                raise
+            logger.info("%s: the transaction's answer was lost; sent again", what)
+            time.sleep(RESEND_PAUSE_S * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class LazyTable:

@@ -6,8 +6,9 @@ the contract suite sees identical values from either.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -137,6 +138,15 @@ def check_outcome(outcome: str) -> RecordOutcome:
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown record outcome {outcome!r}; expected one of {OUTCOMES}")
     return outcome
+
+
+CHUNK_IDS_MAX_CHARS = 30_000  # the ids a chunk row lists (JSON): a string property holds 32K chars
+
+
+def chunk_ids(sent_again: Sequence[str]) -> str | None:
+    """The ids a chunk sent back, as listed on its row (JSON), or None if they do not fit."""
+    ids = json.dumps(list(sent_again), separators=(",", ":"))
+    return ids if len(ids) <= CHUNK_IDS_MAX_CHARS else None
 
 
 def empty_counts() -> dict[str, int]:

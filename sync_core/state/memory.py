@@ -16,6 +16,7 @@ from sync_core.errors import AlreadyExistsError, ConflictError
 from sync_core.state.common import (
     check_error_cursor,
     check_outcome,
+    chunk_ids,
     clip,
     empty_counts,
     error_key,
@@ -27,6 +28,7 @@ from sync_core.state.common import (
     strongest,
 )
 from sync_core.state.ports import (
+    ChunkTally,
     Coupling,
     DirectionStatus,
     JobRun,
@@ -230,6 +232,7 @@ class MemoryJobLogStore:
         self._lock = threading.Lock()
         self._runs: dict[str, JobRun] = {}
         self._outcomes: dict[str, dict[str, tuple[RecordOutcome, str]]] = {}
+        self._chunks: dict[str, dict[int, tuple[dict[str, int], tuple[str, ...], int]]] = {}
 
     def save_run(self, run: JobRun) -> None:
         with self._lock:
@@ -256,6 +259,33 @@ class MemoryJobLogStore:
             for outcome, _ in self._outcomes.get(job_id, {}).values():
                 counts[outcome] = counts.get(outcome, 0) + 1
             return JobSummary(run=run, counts=counts)
+
+    def record_chunk(
+        self, job_id: str, chunk: int, counts: dict[str, int], sent_again: Sequence[str] = ()
+    ) -> None:
+        kept: dict[str, int] = {check_outcome(o): n for o, n in counts.items() if n}
+        listed = chunk_ids(sent_again) is not None  # as on a Table Storage row
+        row = (kept, tuple(sent_again), 0) if listed else (kept, (), len(sent_again))
+        with self._lock:
+            self._chunks.setdefault(job_id, {})[chunk] = row
+
+    def chunk_tally(self, job_id: str) -> ChunkTally | None:
+        with self._lock:
+            run = self._runs.get(job_id)
+            rows = list(self._chunks.get(job_id, {}).values())
+        if run is None:
+            return None
+        counts = empty_counts()
+        for chunk_counts, _, _ in rows:
+            for outcome, n in chunk_counts.items():
+                counts[outcome] += n
+        sent = tuple(i for _, ids, _ in rows for i in ids)
+        return ChunkTally(run, counts, sent, sum(r[2] for r in rows), len(rows))
+
+    def outcomes_of(self, job_id: str, source_ids: Sequence[str]) -> dict[str, RecordOutcome]:
+        with self._lock:
+            outcomes = self._outcomes.get(job_id, {})
+            return {i: outcomes[i][0] for i in source_ids if i in outcomes}
 
     def list_runs(self, mapping: str | None = None, limit: int = 50) -> list[JobRun]:
         with self._lock:

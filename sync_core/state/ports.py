@@ -224,6 +224,19 @@ class JobSummary:
         return self.run.finished_enqueue_at is not None and self.processed >= self.run.enqueued
 
 
+@dataclass(frozen=True)
+class ChunkTally:
+    """What the chunks of a full-sync job reported (``JobLogStore.record_chunk``), each chunk's
+    latest pass only: the outcomes it recorded, and the records it sent back to the queue on
+    their own (``sent_again``; ``unlisted`` counts those whose ids did not fit on the row)."""
+
+    run: JobRun
+    counts: dict[str, int]
+    sent_again: tuple[str, ...] = ()
+    unlisted: int = 0
+    chunks: int = 0
+
+
 class JobLogStore(Protocol):
     def save_run(self, run: JobRun) -> None:
         """Upsert the run row (called at start, and again when enqueueing is done)."""
@@ -240,6 +253,21 @@ class JobLogStore(Protocol):
         ...
 
     def summary(self, job_id: str) -> JobSummary | None: ...
+
+    def record_chunk(
+        self, job_id: str, chunk: int, counts: dict[str, int], sent_again: Sequence[str] = ()
+    ) -> None:
+        """What one pass of a full-sync chunk did (one row per chunk, a later pass replaces it):
+        how a check follows a large job by reading a row per chunk, not one per record."""
+        ...
+
+    def chunk_tally(self, job_id: str) -> ChunkTally | None:
+        """The run and its chunks' rows added up (None: no such run)."""
+        ...
+
+    def outcomes_of(self, job_id: str, source_ids: Sequence[str]) -> dict[str, RecordOutcome]:
+        """The strongest outcome recorded for each of ``source_ids`` that has one."""
+        ...
 
     def list_runs(self, mapping: str | None = None, limit: int = 50) -> list[JobRun]:
         """Newest first."""

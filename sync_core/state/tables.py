@@ -27,7 +27,7 @@ from azure.data.tables import TableClient, TableEntity, TableTransactionError, U
 
 from sync_core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from sync_core.state import tables_couplings_bulk as bulk
-from sync_core.state.azure_common import LazyTable, classify, mapped_errors
+from sync_core.state.azure_common import LazyTable, classify, mapped_errors, submit_transaction
 from sync_core.state.common import (
     ERROR_MAX,
     clip,
@@ -159,7 +159,7 @@ class TableCouplingStore:
     def transact(self, what: str, operations: list[Operation]) -> list[Mapping[str, Any]]:
         """One entity-group transaction; 409 -> AlreadyExistsError, 412 -> ConflictError."""
         try:
-            return list(self._table.client().submit_transaction(operations))
+            return submit_transaction(self._table.client(), operations, what)
         except TableTransactionError as exc:
             if exc.status_code == 409:
                 raise AlreadyExistsError(f"{what}: already exists", status=409) from exc

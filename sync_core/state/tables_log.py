@@ -10,7 +10,10 @@ id, one flag column per outcome (``o_<outcome>``, with ``m_<outcome>`` its messa
 upsert: one write, no read, and a redelivered message (in any order) neither counts twice nor
 replaces the stronger outcome; the summary counts each row's strongest flag, and once a run is
 finished its counts are kept on its ``%job`` row (``final_*``), so a finished run of 100,000
-records is counted once, not at every look. Sync errors (``<prefix>syncerrors``): each error
+records is counted once, not at every look. A full-sync job in chunks also has one row per chunk
+(PartitionKey = job id + ``%t``, RowKey = chunk number: the counts of the chunk's latest pass and
+the ids it sent back to the queue), so a check on a running job reads a row per 200 records, not
+one per record (``chunk_tally``). Sync errors (``<prefix>syncerrors``): each error
 twice, PartitionKey = mapping and PartitionKey = ``%all``, RowKey = inverted time + short uuid
 (newest first), so a page of one mapping's errors or of all errors is one range query.
 """
@@ -28,10 +31,11 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, UpdateMode
 
-from sync_core.state.azure_common import LazyTable, mapped_errors
+from sync_core.state.azure_common import LazyTable, mapped_errors, submit_transaction
 from sync_core.state.common import (
     check_error_cursor,
     check_outcome,
+    chunk_ids,
     clip,
     empty_counts,
     error_key,
@@ -45,6 +49,7 @@ from sync_core.state.common import (
 )
 from sync_core.state.ports import (
     OUTCOMES,
+    ChunkTally,
     JobRun,
     JobSummary,
     OutcomeEntry,
@@ -58,6 +63,7 @@ logger = logging.getLogger(__name__)
 ALL_RUNS = "%all"
 RUN_BY_ID = "%job"
 FINAL_COUNTS = "final_counts"  # JSON of a finished run's outcome counts, on its %job row
+CHUNKS = "%t"  # after a job's escaped id: the partition of its chunks' rows (tallies)
 _MAX_PAGE = 1000
 _TRANSACTION_MAX = 100  # entities per entity-group transaction
 
@@ -107,6 +113,13 @@ def _outcome_entity(job_id: str, entry: OutcomeEntry) -> dict[str, Any]:
     }
 
 
+def _row_outcome(row: TableEntity) -> RecordOutcome | None:
+    """A record's strongest flag (``outcome``: rows written by version 0.1)."""
+    flags = [o for o in OUTCOMES if row.get(f"o_{o}") or row.get("outcome") == o]
+    found = strongest(flags)
+    return None if found is None else check_outcome(found)
+
+
 def _page(limit: int) -> int:
     return max(1, min(limit, _MAX_PAGE))
 
@@ -152,9 +165,8 @@ class TableJobLogStore:
         with mapped_errors(f"record {len(rows)} outcome(s) of job {job_id}"):
             client = self._outcomes.client()
             for start in range(0, len(rows), _TRANSACTION_MAX):
-                client.submit_transaction(
-                    [("upsert", row, merge) for row in rows[start : start + _TRANSACTION_MAX]]
-                )
+                group = [("upsert", row, merge) for row in rows[start : start + _TRANSACTION_MAX]]
+                submit_transaction(client, group, f"record outcomes of job {job_id}")
 
     def summary(self, job_id: str) -> JobSummary | None:
         with mapped_errors(f"read job run {job_id}"):
@@ -170,6 +182,55 @@ class TableJobLogStore:
             self._keep_final(job_id, summary.counts)
         return summary
 
+    def record_chunk(
+        self, job_id: str, chunk: int, counts: dict[str, int], sent_again: Sequence[str] = ()
+    ) -> None:
+        ids = chunk_ids(sent_again)
+        entity = {
+            "PartitionKey": key_escape(job_id) + CHUNKS,
+            "RowKey": f"{chunk:010d}",
+            "counts": json.dumps({check_outcome(o): n for o, n in counts.items() if n}),
+            "sent_again": ids or "[]",
+            "unlisted": 0 if ids else len(sent_again),
+        }
+        with mapped_errors(f"record chunk {chunk} of job {job_id}"):
+            self._outcomes.client().upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def chunk_tally(self, job_id: str) -> ChunkTally | None:
+        with mapped_errors(f"read chunk tallies of job {job_id}"):
+            try:
+                run = _run_from_entity(self._runs.client().get_entity(RUN_BY_ID, key_escape(job_id)))
+            except ResourceNotFoundError:
+                return None
+            rows = list(
+                self._outcomes.client().query_entities(
+                    "PartitionKey eq @pk",
+                    parameters={"pk": key_escape(job_id) + CHUNKS},
+                    results_per_page=_MAX_PAGE,
+                )
+            )
+        counts, sent, unlisted = empty_counts(), [], 0
+        for row in rows:
+            for outcome, n in json.loads(row.get("counts") or "{}").items():
+                counts[outcome] = counts.get(outcome, 0) + int(n)
+            sent += json.loads(row.get("sent_again") or "[]")
+            unlisted += _as_int(row.get("unlisted"))
+        return ChunkTally(run, counts, tuple(sent), unlisted, len(rows))
+
+    def outcomes_of(self, job_id: str, source_ids: Sequence[str]) -> dict[str, RecordOutcome]:
+        found: dict[str, RecordOutcome] = {}
+        with mapped_errors(f"read outcomes of job {job_id}"):
+            client = self._outcomes.client()
+            for source_id in source_ids:
+                try:
+                    row = client.get_entity(key_escape(job_id), key_escape(source_id))
+                except ResourceNotFoundError:
+                    continue
+                outcome = _row_outcome(row)
+                if outcome is not None:
+                    found[source_id] = outcome
+        return found
+
     def _count(self, job_id: str) -> dict[str, int]:
         counts = empty_counts()
         with mapped_errors(f"count outcomes of job {job_id}"):
@@ -180,8 +241,7 @@ class TableJobLogStore:
                 results_per_page=_MAX_PAGE,
             )
             for outcome_row in rows:
-                flags = [o for o in OUTCOMES if outcome_row.get(f"o_{o}") or outcome_row.get("outcome") == o]
-                outcome = strongest(flags)
+                outcome = _row_outcome(outcome_row)
                 if outcome is not None:
                     counts[outcome] += 1
         return counts

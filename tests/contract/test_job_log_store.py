@@ -138,3 +138,46 @@ def test_record_outcomes_in_transactions_keep_the_strongest(stores: StateStores)
     }
     with pytest.raises(ValueError):
         log.record_outcomes("job-c", [OutcomeEntry("rec-x", "exploded")])  # type: ignore[arg-type]
+
+
+def test_chunk_rows_add_up_and_a_later_pass_replaces_its_chunk(stores: StateStores) -> None:
+    log = stores.job_log
+    assert log.chunk_tally("job-t") is None  # no run
+    log.save_run(run("job-t", finished_enqueue_at=T0, read=500, enqueued=500))
+    empty = log.chunk_tally("job-t")
+    assert empty is not None and sum(empty.counts.values()) == 0 and empty.chunks == 0
+    log.record_chunk("job-t", 0, {"inserted": 190, "failed": 2}, ["a/b#1", "rec-2"])
+    log.record_chunk("job-t", 1, {"inserted": 200, "unchanged": 0})
+    log.record_chunk("job-t", 0, {"inserted": 1, "unchanged": 198}, ["rec-2"])  # chunk 0 again
+    tally = log.chunk_tally("job-t")
+    assert tally is not None and tally.run.enqueued == 500 and tally.chunks == 2
+    assert (tally.counts["inserted"], tally.counts["unchanged"], tally.counts["failed"]) == (201, 198, 0)
+    assert tally.sent_again == ("rec-2",) and tally.unlisted == 0
+    with pytest.raises(ValueError):
+        log.record_chunk("job-t", 2, {"exploded": 1})
+    log.record_outcome("job-t", "rec-2", "inserted")
+    log.record_outcome("job-t", "rec-2", "unchanged")
+    assert log.outcomes_of("job-t", ["rec-2", "a/b#1", "nope"]) == {"rec-2": "inserted"}
+    summary = log.summary("job-t")
+    assert summary is not None and summary.counts["inserted"] == 1
+
+
+def test_chunk_rows_of_one_job_leave_other_jobs_alone(stores: StateStores) -> None:
+    log = stores.job_log
+    for job in ("job-u", "job-v"):
+        log.save_run(run(job, finished_enqueue_at=T0, read=10, enqueued=10))
+    log.record_chunk("job-u", 0, {"modified": 10})
+    other = log.chunk_tally("job-v")
+    assert other is not None and other.chunks == 0 and sum(other.counts.values()) == 0
+    summary = log.summary("job-u")  # chunk rows are not outcomes
+    assert summary is not None and summary.processed == 0 and not summary.finished
+
+
+def test_a_chunk_whose_ids_do_not_fit_its_row_says_how_many(stores: StateStores) -> None:
+    log = stores.job_log
+    log.save_run(run("job-w", finished_enqueue_at=T0, read=200, enqueued=200))
+    long_ids = [f"{i:04d}" + "x" * 250 for i in range(200)]  # BC keys may be long: 50K characters
+    log.record_chunk("job-w", 0, {"failed": 1}, long_ids[:1])
+    log.record_chunk("job-w", 1, {}, long_ids)
+    tally = log.chunk_tally("job-w")
+    assert tally is not None and tally.sent_again == (long_ids[0],) and tally.unlisted == 200

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from azure.functions.queue import QueueMessage
 
 from sandbox.stack import SandboxStack
@@ -122,6 +124,26 @@ def test_a_fresh_claim_of_another_worker_is_left_alone(stack: SandboxStack) -> N
     else:
         raise AssertionError("a fresh claim must make the message come back later")
     assert _eur_rows(stack) == []
+
+
+def test_a_claim_sent_again_after_it_ran_is_known_as_ours(
+    stack: SandboxStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's transaction ran but its answer was lost and it was sent again (409): the claim
+    holds the id this worker chose, so it goes on and inserts now, not minutes later."""
+    store = type(wiring.services().stores.couplings)
+    claim = store.claim
+
+    def sent_twice(self: Any, coupling: Coupling) -> Coupling:
+        claim(self, coupling)  # ran, answer lost
+        return claim(self, coupling)  # the resend: 409
+
+    monkeypatch.setattr(store, "claim", sent_twice)
+    assert process_record_message(_message(stack)).outcome == "inserted"
+    assert len(_eur_rows(stack)) == 1
+    coupling = wiring.services().stores.couplings.get_by_bc("CURRENCY", _eur(stack)["id"])
+    assert coupling is not None and coupling.state == "coupled"
+    assert coupling.crm_id == _eur_rows(stack)[0]["transactioncurrencyid"]
 
 
 def test_existing_row_with_the_same_iso_code_is_coupled_not_duplicated(stack: SandboxStack) -> None:

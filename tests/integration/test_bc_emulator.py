@@ -65,6 +65,17 @@ def test_filter_select_orderby_top(api: BcApi) -> None:
     assert error(api.get("customers?$filter=number eqq '1'")) == (400, "BadRequest")
 
 
+def test_ids_joined_by_or_give_what_a_scan_gives(api: BcApi) -> None:
+    """``id eq a or id eq b ...`` is looked up by key; the answer is the scan's."""
+    ids = [seed_id("bc", "customer", n) for n in ("30000", "10000")] + [str(uuid.uuid4())]
+    by_key = api.value("customers?$filter=" + " or ".join(f"id eq {i}" for i in ids))
+    scanned = api.value("customers?$filter=(" + " or ".join(f"id eq {i}" for i in ids) + ") and number ne ''")
+    assert [r["number"] for r in by_key] == [r["number"] for r in scanned]
+    assert sorted(r["number"] for r in by_key) == ["10000", "30000"]
+    other = seed_id("bc", "item", "1906-S")
+    assert api.value(f"customers?$filter=id eq {other}") == []  # another table's id
+
+
 def test_datetime_filter_on_last_modified(api: BcApi, bc: BcEmulator) -> None:
     rows = api.value("items?$orderby=lastModifiedDateTime&$select=number,lastModifiedDateTime")
     watermark = rows[3]["lastModifiedDateTime"]

@@ -107,6 +107,18 @@ def test_filter_operators(api: DataverseApi, dv: DataverseEmulator) -> None:
     assert len(names(api.get("accounts?$filter=contains(name,'works') or startswith(name,'fab')"))) == 2
 
 
+def test_keys_joined_by_or_give_what_a_scan_gives(api: DataverseApi, dv: DataverseEmulator) -> None:
+    """``accountid eq a or ...`` is looked up by key (any case); the answer is the scan's."""
+    rows = api.get("accounts?$select=accountid&$orderby=name asc").json()["value"]
+    ids = [rows[0]["accountid"].upper(), rows[2]["accountid"], str(uuid.uuid4())]
+    terms = " or ".join(f"accountid eq {i}" for i in ids)
+    by_key = names(api.get(f"accounts?$filter={terms}"))
+    assert by_key == names(api.get(f"accounts?$filter=({terms}) and statecode ne 9"))
+    assert len(by_key) == 2
+    contact = seed_id("dv", "contact", "Mark McArthur")
+    assert names(api.get(f"accounts?$filter=accountid eq {contact}")) == []
+
+
 def test_datetime_filter_on_modifiedon(api: DataverseApi, dv: DataverseEmulator) -> None:
     rows = api.get("accounts?$select=modifiedon&$orderby=modifiedon asc").json()["value"]
     middle = rows[1]["modifiedon"]

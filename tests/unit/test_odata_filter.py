@@ -14,7 +14,7 @@ from sandbox.odata.engine import (
     split_top,
     validate_fields,
 )
-from sandbox.odata.filter import FilterError, evaluate, fields_in, parse_datetime, parse_filter
+from sandbox.odata.filter import FilterError, evaluate, fields_in, key_values, parse_datetime, parse_filter
 
 ROW = {
     "name": "O'Brien Ltd",
@@ -155,6 +155,20 @@ def test_error_names_the_position() -> None:
 def test_fields_in_lists_every_property() -> None:
     node = parse_filter("a eq 1 and (contains(b,'x') or not c eq null) and tolower(d) eq 'y'")
     assert fields_in(node) == {"a", "b", "c", "d"}
+
+
+def test_key_values_only_for_key_equalities_joined_by_or() -> None:
+    a, b = "6A2F41A3-C54C-4F3B-9D7E-1A2B3C4D5E6F", "00000000-0000-0000-0000-000000000001"
+    assert key_values(parse_filter(f"id eq {a} or {b} eq id or (id eq {a})"), "id") == {a.lower(), b}
+    for other in (
+        f"id eq {a} and id eq {b}",  # and: a scan
+        f"id eq {a} or number eq '1'",  # another field
+        f"id ne {a}",
+        f"not (id eq {a})",
+        "id eq 'x'",  # not a GUID
+        f"accountid eq {a}",
+    ):
+        assert key_values(parse_filter(other), "id") is None, other
 
 
 def test_query_options_and_execution() -> None:

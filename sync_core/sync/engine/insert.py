@@ -122,7 +122,15 @@ class Inserter:
         try:
             return store.claim(claim)
         except AlreadyExistsError:
-            if store.get_by_bc(mapping.name, bc_id) is not None:  # this record: claimed meanwhile
+            stored = store.get_by_bc(mapping.name, bc_id)
+            if (
+                state == "claimed"
+                and stored is not None
+                and stored.state == state
+                and stored.crm_id == crm_id
+            ):
+                return stored  # our own: the claim's transaction was sent again after it ran
+            if stored is not None:  # this record: claimed meanwhile
                 raise ConflictError("coupled meanwhile by another worker") from None
             raise MappingError(
                 "The matching record is already coupled to another record.",

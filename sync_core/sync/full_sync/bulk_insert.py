@@ -19,8 +19,10 @@ the scan are inserted together, each still with its own claim, outcome and error
 4. the claims completed in transactions (``complete_claims``), the outcomes in transactions.
 
 A crash anywhere leaves claims that the redelivered chunk (or the record's own message) completes:
-never a second row. The records' outcomes are written after their couplings, so a crash between
-the two counts those records ``unchanged`` on the redelivery, not ``inserted``.
+never a second row (a claim's row id is derived from the job and the record, so a redelivered chunk
+knows its own claims and creates, or finds, that same row). The records' outcomes are written
+after their couplings, so a crash between the two counts those records ``unchanged`` on the
+redelivery, not ``inserted``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from sync_core.vocabulary import TO_DATAVERSE, Direction, Record
 
 log = logging.getLogger(__name__)
 
+CLAIM_IDS = uuid.UUID("5d0c6f4e-2b1a-4c55-9a43-6b7f1c1e0b2d")  # namespace of the claims' row ids
 CREATE_BATCH = 100  # creates per Dataverse $batch (Dataverse allows 1,000; one quota unit each)
 THROTTLED_WAIT_S = 300.0  # how long a chunk waits out a throttled batch (the function may run 10 min)
 
@@ -156,7 +159,9 @@ class BulkInserter:
             return []
         now = self.ctx.clock()
         claims = [
-            Coupling(self.mapping.name, p.source.id, str(uuid.uuid4()), state="claimed", claimed_at=now)
+            Coupling(
+                self.mapping.name, p.source.id, self._claim_id(p.source.id), state="claimed", claimed_at=now
+            )
             for p in pending
         ]
         answers = self.ctx.stores.couplings.claim_many(claims)
@@ -169,10 +174,17 @@ class BulkInserter:
                 claimed.append(replace(p, claim=mine))
         return claimed
 
+    def _claim_id(self, source_id: str) -> str:
+        """The id the record's Dataverse row gets: derived from the job, the mapping and the
+        record, so every pass of this chunk (a resent claim transaction, a redelivered chunk)
+        claims and creates the same row, and no other job or worker does."""
+        return str(uuid.uuid5(CLAIM_IDS, f"{self.msg.job_id}/{self.mapping.name}/{source_id}"))
+
     def _our_claim(self, claim: Coupling) -> Coupling | None:
-        """The stored claim when it is this one: a transaction that timed out after it ran and was
-        sent again answers 409 for its own rows. The crm id is a fresh uuid4 that only this
-        chunk knows, so a claim row holding it is ours."""
+        """The stored claim when it is this chunk's: a resent claim transaction answers 409 for its
+        own rows, and a redelivered chunk finds the claims of its earlier pass. Their crm id is
+        ``_claim_id``, so a claim row holding it is ours: its create is done (or done again:
+        Dataverse answers "exists" for the same id, and the row is read)."""
         stored = self.ctx.stores.couplings.get_by_bc(claim.mapping, claim.bc_id)
         if stored is not None and stored.state == "claimed" and stored.crm_id == claim.crm_id:
             return stored

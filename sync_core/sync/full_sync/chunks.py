@@ -136,6 +136,7 @@ def process_chunk(ctx: SyncContext, reviews: FullSyncReviewStore, msg: ChunkMess
     for m in resume:  # a claim kept: its record is taken up once the claim is stale
         ctx.record_queue.send(m.to_json(), visibility_timeout=RESUME_AFTER_S)
     retry += resume
+    ctx.stores.job_log.record_chunk(msg.job_id, msg.chunk, counts, [m.source_id for m in retry])
     detail = f"chunk {msg.chunk}: {len(records)} record(s)" + (f", {len(retry)} sent again" if retry else "")
     summary = JobRunSummary(
         "full-sync chunk", msg.job_id, mapping.name, msg.direction, "full sync", counts,

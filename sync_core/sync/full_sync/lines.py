@@ -40,6 +40,7 @@ from sync_core.sync.commands.match_couple import match_couple
 from sync_core.sync.context import SyncContext
 from sync_core.sync.full_sync.feed import feed, stage_records
 from sync_core.sync.full_sync.plan import dependencies_met, is_option, startable
+from sync_core.sync.full_sync.progress import job_progress
 from sync_core.sync.jobs.mapping_job import advance_watermark
 from sync_core.telemetry import JobRunSummary, correlated, current_correlation_id, error_code, log_job_run
 from sync_core.vocabulary import Direction
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 LINE_MESSAGE, CHECK_MESSAGE = "full-sync-line", "full-sync-check"
 CHECK_DELAY_S = 3  # how long a check message stays invisible (at least) ...
 CHECK_DELAY_MAX_S = 60  # ... growing by a second per RECORDS_PER_CHECK_SECOND records processed
-RECORDS_PER_CHECK_SECOND = 20_000  # (a check reads the job's outcomes: ~20 pages a second at most)
+RECORDS_PER_CHECK_SECOND = 20_000  # (without chunks a check counts the job's outcomes: 20 pages)
 FEED_WINDOW = 2000  # record messages outstanding per line at CHECK_DELAY_S; grows with the delay
 STALL_AFTER = timedelta(minutes=15)  # no record processed for this long -> the line is in Error
 MAX_REDECIDE = 5
@@ -166,7 +167,7 @@ def _advance_full(fs: FullSync, line: ReviewLine, mapping: IntegrationTableMappi
             run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, fs.ctx.clock(), fs.chunks)
             line = feed(fs.ctx, fs.reviews, line, run, 0, fs.window(0), fs.chunks)
             return _await(fs, line, "scanned")
-        summary = fs.ctx.stores.job_log.summary(job_id)
+        summary = job_progress(fs.ctx.stores.job_log, job_id, fs.chunks)
         if summary is None or summary.run.finished_enqueue_at is None:  # a scan cut short
             started = summary.run.started_at if summary else fs.ctx.clock()
             run = stage_records(fs.ctx, fs.reviews, line, mapping, direction, started, fs.chunks)

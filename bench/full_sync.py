@@ -1,7 +1,7 @@
 """Full synchronization benchmark: N BC records per mapping through the emulators, twice.
 
     python -m bench.full_sync --records N --latency-ms L [--mappings CUSTOMER ITEM-PRODUCT] [--path both]
-        [--quota R [--quota-window W] [--quota-empty-start]]
+        [--quota R [--quota-window W] [--quota-empty-start]] [--azurite-point-index]
 
 Seeds N BC records per mapping through the BC emulator's in-process ``insert``, injects ``L`` ms
 of latency into every emulator request, then runs ``full-sync start`` through the local runner
@@ -241,6 +241,7 @@ def run_bench(
     quota: float | None = None,
     quota_window_s: float = 10.0,
     quota_full_start: bool = True,
+    point_index: bool = False,
 ) -> BenchResult:
     from sync_core.mapping.catalog import load_catalog
 
@@ -249,12 +250,14 @@ def run_bench(
     runs: list[RunFigures] = []
     spec = {"mappings": chosen, "timeout_s": timeout_s, "tracemalloc": use_tracemalloc}
     spec["quota"] = [quota, quota_window_s, quota_full_start] if quota else None
+    spec["point_index"] = point_index
     for steps in PATHS[path]:
         runs += _run_stack(records, latency_ms, steps, spec, note)
     command = f"python -m bench.full_sync --records {records} --latency-ms {latency_ms:g}"
     command += f" --mappings {' '.join(wanted)} --path {path}" + (" --tracemalloc" if use_tracemalloc else "")
     command += f" --quota {quota:g} --quota-window {quota_window_s:g}" if quota else ""
     command += " --quota-empty-start" if quota and not quota_full_start else ""
+    command += " --azurite-point-index" if point_index else ""
     return BenchResult(command, chosen, note, runs)
 
 
@@ -262,11 +265,28 @@ def _run_stack(
     records: int, latency_ms: float, steps: list[tuple[str, str]], spec: dict[str, Any], note: str
 ) -> list[RunFigures]:
     """A fresh stack, N records seeded per mapping, then each run of ``steps`` on its path."""
+    from sandbox.azurite import Azurite
     from sandbox.stack import start_stack
     from sync_core.mapping.catalog import load_catalog
 
     catalog = load_catalog([FIXTURES])
-    stack = start_stack()
+    azurite = Azurite(point_index=True).start() if spec["point_index"] else None
+    try:
+        return _runs_on(start_stack(azurite=azurite), catalog, records, latency_ms, steps, spec, note)
+    finally:
+        if azurite is not None:
+            azurite.stop()
+
+
+def _runs_on(
+    stack: Any,
+    catalog: Any,
+    records: int,
+    latency_ms: float,
+    steps: list[tuple[str, str]],
+    spec: dict[str, Any],
+    note: str,
+) -> list[RunFigures]:
     try:
         env = {**os.environ, **stack.settings()}
         if note:
@@ -365,6 +385,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quota-empty-start", action="store_true", help="start each client's quota window empty, not full"
     )
+    p.add_argument(
+        "--azurite-point-index",
+        action="store_true",
+        help="serve Azurite's point operations from a (PartitionKey, RowKey) map, as Azure does, "
+        "not a scan of the partition (sandbox/azurite_point_index.js; for N = 100,000)",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
@@ -385,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         quota=args.quota,
         quota_window_s=args.quota_window,
         quota_full_start=not args.quota_empty_start,
+        point_index=args.azurite_point_index,
     )
     print(json.dumps(asdict(result)) if args.json else render(result))
     reruns = [r for r in result.runs if r.label != FIRST]
